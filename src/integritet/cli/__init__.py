@@ -1,0 +1,44 @@
+"""The ``integritet`` command. Each feature registers its commands in its own module."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from integritet.cli.app import app
+from integritet.errors import IntegritetError
+
+# Feature modules register their commands on ``app`` when imported.
+from integritet.cli import manifest as _manifest  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Entry point: run the CLI; known errors become one line and an exit code, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except IntegritetError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # never a traceback; the type only, never a message with data
+        if os.environ.get("INTEGRITET_DEBUG"):
+            raise
+        click.echo(
+            f"internal error ({type(exc).__name__}); set INTEGRITET_DEBUG=1 for details",
+            err=True,
+        )
+        sys.exit(70)

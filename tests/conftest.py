@@ -1,0 +1,113 @@
+"""Shared fixtures: database URLs for every backend, clocks, example manifests.
+
+``database_url`` is parametrised over SQLite and PostgreSQL, so a test that
+takes it runs on both. PostgreSQL tests get a fresh schema each; MariaDB tests
+(``mariadb_url``) a fresh database each. When a server is unreachable the test
+is skipped, except under ``CI=true`` where it fails: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from integritet.clock import FixedClock
+from integritet.manifest import Manifest, load_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SERVICES = ["coffeecloud", "viewmybox", "loggamera", "loop-backup", "paam"]
+
+PG_BASE = os.environ.get("INTEGRITET_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+MARIADB_BASE = os.environ.get("INTEGRITET_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _unavailable(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable ({type(exc).__name__})"
+    if IN_CI:
+        pytest.fail(f"{message}: under CI=true this test must run, not skip")
+    pytest.skip(message)
+
+
+def _backends() -> list[str]:
+    wanted = os.environ.get("INTEGRITET_TEST_BACKENDS", "sqlite,postgresql")
+    return [b.strip() for b in wanted.split(",") if b.strip()]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'integritet.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # OperationalError and friends
+        _unavailable("PostgreSQL", exc)
+    sep = "&" if "?" in PG_BASE else "?"
+    try:
+        yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(f"{MARIADB_BASE}/test")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}`"))
+    except Exception as exc:
+        _unavailable("MariaDB", exc)
+    try:
+        yield f"{MARIADB_BASE}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on each backend in INTEGRITET_TEST_BACKENDS."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 1, 15, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty INTEGRITET_HOME, set in the environment for CLI tests."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("INTEGRITET_HOME", str(h))
+    monkeypatch.delenv("INTEGRITET_DATABASE_URL", raising=False)
+    monkeypatch.delenv("INTEGRITET_KEK", raising=False)
+    return h
+
+
+def example_path(service: str) -> Path:
+    return EXAMPLES / service / "policy.yaml"
+
+
+@pytest.fixture
+def loggamera() -> Manifest:
+    return load_manifest(example_path("loggamera"))
