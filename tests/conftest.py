@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SERVICES = ["coffeecloud", "viewmybox", "loggamera", "loop-backup", "paam"]
 
-PG_BASE = os.environ.get("INTEGRITET_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+PG_BASE = os.environ.get(
+    "INTEGRITET_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test"
+)
 MARIADB_BASE = os.environ.get("INTEGRITET_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -11,7 +11,7 @@ from integritet.cli.app import app
 from integritet.errors import IntegritetError
 
 # Feature modules register their commands on ``app`` when imported.
-from integritet.cli import manifest as _manifest  # noqa: E402,F401  isort: skip
+from integritet.cli import manifest as _manifest  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

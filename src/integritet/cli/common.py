@@ -18,7 +18,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PolicyOption = Annotated[
     Path | None,
-    typer.Option("--policy", "-p", help="The manifest (default: $INTEGRITET_POLICY or ./policy.yaml)."),
+    typer.Option(
+        "--policy", "-p", help="The manifest (default: $INTEGRITET_POLICY or ./policy.yaml)."
+    ),
 ]
 
 

@@ -48,7 +48,12 @@ class Text(Strict):
 
 _DURATION = re.compile(r"^\s*(\d{1,5})\s*(min|h|d|w|m|y)\s*$")
 _UNIT_WORDS = {
-    "min": "minutes", "h": "hours", "d": "days", "w": "weeks", "m": "months", "y": "years"
+    "min": "minutes",
+    "h": "hours",
+    "d": "days",
+    "w": "weeks",
+    "m": "months",
+    "y": "years",
 }
 
 
