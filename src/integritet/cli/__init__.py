@@ -17,7 +17,7 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point: run the CLI; known errors become one line and an exit code, never a traceback."""
+    """Run the CLI: known errors become one line and an exit code, never a traceback."""
     try:
         app(standalone_mode=False)
     except IntegritetError as exc:

@@ -34,7 +34,7 @@ def policy_path(policy: Path | None) -> Path:
 
 
 def load_policy(policy: Path | None) -> Manifest:
-    """Load the manifest named by ``--policy`` or the settings; errors propagate as ManifestError."""
+    """Load the manifest named by ``--policy`` or the settings (raises ManifestError)."""
     return load_manifest(policy_path(policy))
 
 

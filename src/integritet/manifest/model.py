@@ -72,7 +72,8 @@ class Duration:
         match = _DURATION.match(value)
         if not match:
             raise ValueError(
-                f"bad duration {value!r}: write a number and a unit, e.g. 30min, 48h, 30d, 18m or 3y"
+                f"bad duration {value!r}: write a number and a unit, "
+                "e.g. 30min, 48h, 30d, 18m or 3y"
             )
         return cls(int(match.group(1)), match.group(2))  # type: ignore[arg-type]
 
@@ -270,9 +271,7 @@ class LogFormat(StrEnum):
     regex = "regex"
 
 
-class GuardAction(StrEnum):
-    refuse = "refuse"
-    strip = "strip"
+GuardAction = Literal["refuse", "strip"]
 
 
 # --------------------------------------------------------------------------- sections
@@ -548,7 +547,7 @@ class Dataset(Strict):
 class TelemetryField(Strict):
     name: str
     kind: Literal["reading", "counter", "alarm", "firmware", "error_code", "note", "status"]
-    on_pii: GuardAction = GuardAction.strip
+    on_pii: GuardAction = "strip"
 
 
 class Telemetry(Strict):
@@ -650,18 +649,18 @@ class Manifest(Strict):
                 problems.append((loc, _undefined(what, value, ids[section])))
 
         for i, c in enumerate(self.categories):
-            for j, s in enumerate(c.subjects):
-                ref(("categories", i, "subjects", j), s, "subjects", "data subject")
+            for j, rid in enumerate(c.subjects):
+                ref(("categories", i, "subjects", j), rid, "subjects", "data subject")
         for i, p in enumerate(self.purposes):
-            for j, c in enumerate(p.categories):
-                ref(("purposes", i, "categories", j), c, "categories", "category")
+            for j, rid in enumerate(p.categories):
+                ref(("purposes", i, "categories", j), rid, "categories", "category")
         for i, cp in enumerate(self.consent_purposes):
             ref(("consent_purposes", i, "purpose"), cp.purpose, "purposes", "purpose")
         for i, r in enumerate(self.recipients):
-            for j, c in enumerate(r.categories):
-                ref(("recipients", i, "categories", j), c, "categories", "category")
-            for j, p in enumerate(r.purposes):
-                ref(("recipients", i, "purposes", j), p, "purposes", "purpose")
+            for j, rid in enumerate(r.categories):
+                ref(("recipients", i, "categories", j), rid, "categories", "category")
+            for j, rid in enumerate(r.purposes):
+                ref(("recipients", i, "purposes", j), rid, "purposes", "purpose")
             ref(
                 ("recipients", i, "consent_purpose"),
                 r.consent_purpose,
@@ -669,28 +668,28 @@ class Manifest(Strict):
                 "consent purpose",
             )
         for i, sl in enumerate(self.storage.locations):
-            for j, c in enumerate(sl.categories):
-                ref(("storage", "locations", i, "categories", j), c, "categories", "category")
+            for j, rid in enumerate(sl.categories):
+                ref(("storage", "locations", i, "categories", j), rid, "categories", "category")
         for i, rule in enumerate(self.retention):
-            for j, c in enumerate(rule.categories):
-                ref(("retention", i, "categories", j), c, "categories", "category")
-            for j, h in enumerate(rule.holds):
-                ref(("retention", i, "holds", j), h, "legal_holds", "legal hold")
+            for j, rid in enumerate(rule.categories):
+                ref(("retention", i, "categories", j), rid, "categories", "category")
+            for j, rid in enumerate(rule.holds):
+                ref(("retention", i, "holds", j), rid, "legal_holds", "legal hold")
             if rule.anchor == Anchor.custom and not rule.event:
                 problems.append(
                     (("retention", i, "anchor"), "anchor 'custom' needs an 'event' name")
                 )
         for i, hold in enumerate(self.legal_holds):
-            for j, c in enumerate(hold.categories):
-                ref(("legal_holds", i, "categories", j), c, "categories", "category")
+            for j, rid in enumerate(hold.categories):
+                ref(("legal_holds", i, "categories", j), rid, "categories", "category")
         for i, role in enumerate(self.roles):
-            for j, p in enumerate(role.purposes):
-                ref(("roles", i, "purposes", j), p, "purposes", "purpose")
-            for j, c in enumerate(role.categories):
-                ref(("roles", i, "categories", j), c, "categories", "category")
+            for j, rid in enumerate(role.purposes):
+                ref(("roles", i, "purposes", j), rid, "purposes", "purpose")
+            for j, rid in enumerate(role.categories):
+                ref(("roles", i, "categories", j), rid, "categories", "category")
         for i, ls in enumerate(self.log_sources):
-            for j, c in enumerate(ls.categories):
-                ref(("log_sources", i, "categories", j), c, "categories", "category")
+            for j, rid in enumerate(ls.categories):
+                ref(("log_sources", i, "categories", j), rid, "categories", "category")
         for i, ds in enumerate(self.datasets):
             for t, table in enumerate(ds.tables):
                 for col, spec in table.columns.items():
@@ -701,10 +700,10 @@ class Manifest(Strict):
                         "category",
                     )
         if self.telemetry:
-            for j, p in enumerate(self.telemetry.purposes):
-                ref(("telemetry", "purposes", j), p, "purposes", "purpose")
-            for j, n in enumerate(self.telemetry.notifications):
-                ref(("telemetry", "notifications", j), n, "consent_purposes", "consent purpose")
+            for j, rid in enumerate(self.telemetry.purposes):
+                ref(("telemetry", "purposes", j), rid, "purposes", "purpose")
+            for j, rid in enumerate(self.telemetry.notifications):
+                ref(("telemetry", "notifications", j), rid, "consent_purposes", "consent purpose")
         return problems
 
 
