@@ -301,6 +301,7 @@ class Controller(Strict):
     country: str = Field(default="SE", pattern=r"^[A-Z]{2}$")
     dpo: Contact | None = None
     supervisory_authority: str = "Integritetsskyddsmyndigheten (IMY)"
+    service: str | None = None  # the product the policy covers, e.g. "VIEWMYBOX" (render)
 
 
 class PolicyChange(Strict):
@@ -314,6 +315,10 @@ class PolicyInfo(Strict):
     version: str
     effective: date
     changes: list[PolicyChange] = []
+    # how people learn of a material change: consent asked again (C7), email notice (P12),
+    # published on the page (L12)
+    material_changes: list[Literal["consent", "email", "publish"]] = ["publish"]
+    version_at_collection: bool = False  # V5: data follows the version in force when given
 
 
 class DataSubject(Strict):
@@ -436,6 +441,7 @@ class Rights(Strict):
     erasure_exceptions: list[ErasureException] = [ErasureException.legal_obligation]
     contact: Contact | None = None
     code_ttl_minutes: int = Field(default=30, ge=1, le=1440)
+    settings_page: Text | None = None  # where people edit data and choices (V4, L9)
 
 
 class StaffRole(Strict):
@@ -490,6 +496,7 @@ class Security(Strict):
     identity_provider: IdentityProvider | None = None
     sessions: SessionPolicy = SessionPolicy()
     certifications: list[str] = []
+    customer_audit_log: bool = False  # J16: customers can retrieve the audit log
 
 
 class Cookie(Strict):
