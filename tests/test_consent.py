@@ -171,3 +171,67 @@ def test_latest_evidence_wins_whatever_the_arrival_order(
         c for c in led.current(subject) if (c.purpose, c.channel) == ("newsletter", "email")
     ]
     assert current.state == expected
+
+
+def test_unsubscribe_link_withdraws_once_and_rejects_forgery(
+    engine: Engine, loggamera: Manifest, clock: FixedClock
+) -> None:
+    from integritet.consent import UnsubscribeLinks
+
+    led = ledger(engine, loggamera, clock)
+    links = UnsubscribeLinks(b"k" * 32)
+    led.record("s1", "newsletter", "sms", ConsentState.given, PORTAL)
+    url = links.url("https://x.example/", "s1", "newsletter", "sms")
+    token = url.rsplit("/", 1)[1]
+    assert url.startswith("https://x.example/unsubscribe/s1.newsletter.sms.")
+    assert links.unsubscribe(led, token, "2024.1") == "newsletter"
+    assert not led.may_contact("s1", "newsletter", "sms")
+    links.unsubscribe(led, token, "2024.1")
+    assert len(led.history("s1")) == 2  # the second click recorded nothing new
+    forged = token.replace("s1.", "s2.", 1)
+    with pytest.raises(ConsentError, match="not valid"):
+        links.parse(forged)
+    with pytest.raises(ConsentError, match="not valid"):
+        UnsubscribeLinks(b"x" * 32).parse(token)
+
+
+def test_csv_import_keeps_evidence_and_reports_bad_rows(
+    engine: Engine, loggamera: Manifest, clock: FixedClock
+) -> None:
+    from integritet.consent import export_rows, import_csv
+
+    led = ledger(engine, loggamera, clock)
+    emails = {"anna@example.se": "s1"}
+    digest = "a" * 64
+    rows = [
+        {
+            "email": "anna@example.se",
+            "purpose": "newsletter",
+            "channel": "email",
+            "state": "given",
+            "at": "2023-05-01T10:00:00+00:00",
+            "policy_version": "2023.2",
+            "text_sha256": digest,
+        },
+        {
+            "email": "nobody@example.se",
+            "purpose": "newsletter",
+            "channel": "email",
+            "state": "given",
+        },
+        {"email": "anna@example.se", "purpose": "newsletter", "channel": "email", "state": "maybe"},
+        {"email": "anna@example.se", "purpose": "fax", "channel": "email", "state": "given"},
+    ]
+    report = import_csv(led, rows, emails.get)
+    assert report.imported == 1
+    assert report.errors == [
+        "row 3: no subject with that email",
+        "row 4: bad state or timestamp",
+        "row 5: unknown consent purpose 'fax'; "
+        "the manifest has: status, reports, newsletter, offers",
+    ]
+    (event,) = led.history("s1")
+    assert event.policy_version == "2023.2" and event.text_sha256 == digest
+    assert event.at.year == 2023 and event.source == "import"
+    exported = list(export_rows(led, ["s1"], {"s1": "anna@example.se"}.get))
+    assert exported[0]["email"] == "anna@example.se" and exported[0]["text_sha256"] == digest

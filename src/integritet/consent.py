@@ -242,6 +242,14 @@ class ConsentLedger:
             current.policy_version = event.policy_version
             current.event_seq = event.seq
 
+    def set_text_hash(self, event_id: str, digest: str) -> None:
+        """Keep an imported consent's original text hash when the text itself is unknown."""
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+            raise ConsentError("text_sha256 must be 64 hex digits")
+        with self._sessions() as s, s.begin():
+            event = s.scalars(select(ConsentEvent).where(ConsentEvent.id == event_id)).one()
+            event.text_sha256 = digest.lower()
+
     def withdraw_all(
         self, subject_id: str, evidence: Evidence, *, marketing_only: bool = False
     ) -> int:
@@ -382,3 +390,166 @@ class ConsentLedger:
                     )
                 )
             return len(best)
+
+
+# ---------------------------------------------------------------------- unsubscribe links
+
+
+@dataclass(frozen=True)
+class UnsubscribeTarget:
+    subject_id: str
+    purpose: str
+    channel: str
+
+
+class UnsubscribeLinks:
+    """Signed one-click unsubscribe tokens per subject x purpose x channel (Art. 7(3)).
+
+    A token is ``subject.purpose.channel.signature`` where the signature is an
+    HMAC-SHA256 (``cryptography``) under a key only the server holds. The token
+    carries only the pseudonymous subject id, so a leaked link reveals nothing.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ConsentError("the unsubscribe signing key must be at least 32 bytes")
+        self._key = key
+
+    def _sign(self, subject_id: str, purpose: str, channel: str) -> str:
+        from base64 import urlsafe_b64encode
+
+        from cryptography.hazmat.primitives import hashes, hmac
+
+        mac = hmac.HMAC(self._key, hashes.SHA256())
+        mac.update(f"unsubscribe|{subject_id}|{purpose}|{channel}".encode())
+        return urlsafe_b64encode(mac.finalize()[:18]).decode().rstrip("=")
+
+    def token(self, subject_id: str, purpose: str, channel: str) -> str:
+        return f"{subject_id}.{purpose}.{channel}.{self._sign(subject_id, purpose, channel)}"
+
+    def url(self, base_url: str, subject_id: str, purpose: str, channel: str) -> str:
+        return f"{base_url.rstrip('/')}/unsubscribe/{self.token(subject_id, purpose, channel)}"
+
+    def parse(self, token: str) -> UnsubscribeTarget:
+        """Check the signature; raise :class:`ConsentError` for a forged or broken token."""
+        import hmac as std_hmac
+
+        parts = token.split(".")
+        if len(parts) != 4:
+            raise ConsentError("this unsubscribe link is not valid")
+        subject_id, purpose, channel, signature = parts
+        expected = self._sign(subject_id, purpose, channel)
+        if not std_hmac.compare_digest(expected.encode(), signature.encode()):
+            raise ConsentError("this unsubscribe link is not valid")
+        return UnsubscribeTarget(subject_id, purpose, channel)
+
+    def unsubscribe(self, ledger: ConsentLedger, token: str, policy_version: str) -> str:
+        """Withdraw the consent a token names. Idempotent: a second click changes nothing."""
+        target = self.parse(token)
+        ledger.purpose(target.purpose, target.channel)
+        current = {(c.purpose, c.channel): c.state for c in ledger.current(target.subject_id)}
+        if current.get((target.purpose, target.channel)) == ConsentState.withdrawn:
+            return target.purpose
+        ledger.record(
+            target.subject_id,
+            target.purpose,
+            target.channel,
+            ConsentState.withdrawn,
+            Evidence(ConsentSource.unsubscribe, policy_version),
+        )
+        return target.purpose
+
+
+# ---------------------------------------------------------------------- CSV import / export
+
+CSV_COLUMNS = (
+    "email",
+    "purpose",
+    "channel",
+    "state",
+    "at",
+    "policy_version",
+    "text",
+    "text_sha256",
+    "source",
+    "ip",
+    "user_agent",
+)
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[str] | None = None
+
+    def add_error(self, row: int, message: str) -> None:
+        if self.errors is None:
+            self.errors = []
+        self.errors.append(f"row {row}: {message}")
+
+
+def import_csv(
+    ledger: ConsentLedger,
+    rows: Iterable[dict[str, str]],
+    resolve: Callable[[str], str | None],
+) -> ImportReport:
+    """Import consents from a newsletter tool, each keeping its original evidence.
+
+    ``resolve`` maps an email address to a subject id (or None when unknown).
+    Bad rows are reported by row number (counting the header as row 1) and skipped.
+    """
+    report = ImportReport()
+    for number, row in enumerate(rows, start=2):
+        try:
+            subject = resolve((row.get("email") or "").strip())
+            if subject is None:
+                report.add_error(number, "no subject with that email")
+                continue
+            state = ConsentState((row.get("state") or "").strip())
+            raw_at = (row.get("at") or "").strip()
+            at = datetime.fromisoformat(raw_at) if raw_at else None
+            evidence = Evidence(
+                ConsentSource.import_,
+                (row.get("policy_version") or "").strip() or "unknown",
+                text=row.get("text") or None,
+                ip=row.get("ip") or None,
+                user_agent=row.get("user_agent") or None,
+            )
+            event_id = ledger.record(
+                subject,
+                (row.get("purpose") or "").strip(),
+                (row.get("channel") or "").strip(),
+                state,
+                evidence,
+                at=at,
+            )
+            digest = (row.get("text_sha256") or "").strip()
+            if digest and not row.get("text"):
+                ledger.set_text_hash(event_id, digest)
+            report.imported += 1
+        except (ValueError, ConsentError) as exc:
+            message = exc.message if isinstance(exc, ConsentError) else "bad state or timestamp"
+            report.add_error(number, message)
+    return report
+
+
+def export_rows(
+    ledger: ConsentLedger, subjects: Iterable[str], email_of: Callable[[str], str | None]
+) -> Iterable[dict[str, str]]:
+    """The consent history of ``subjects`` as CSV rows (sealed evidence is not exported)."""
+    for subject in subjects:
+        email = email_of(subject) or ""
+        for ev in ledger.history(subject):
+            yield {
+                "email": email,
+                "purpose": ev.purpose,
+                "channel": ev.channel,
+                "state": ev.state,
+                "at": utc(ev.at).isoformat(),
+                "policy_version": ev.policy_version,
+                "text": "",
+                "text_sha256": ev.text_sha256 or "",
+                "source": ev.source,
+                "ip": "",
+                "user_agent": "",
+            }
