@@ -139,7 +139,7 @@ events = st.lists(
 def module_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsentLedger]:
     from integritet.manifest import load_manifest
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     eng = make_engine(f"sqlite:///{tmp_path_factory.mktemp('consent') / 'c.db'}")
     upgrade(eng)
     manifest = load_manifest(root / "examples" / "loggamera" / "policy.yaml")
