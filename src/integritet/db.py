@@ -62,7 +62,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 # Modules that declare tables, in migration order. A feature adds itself here.
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = ("integritet.audit",)
 
 
 def import_models() -> None:

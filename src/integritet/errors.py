@@ -89,3 +89,7 @@ class ConnectorError(IntegritetError):
 
 class PIIInputError(IntegritetError):
     """Input to the PII scanner is unusable (bad JSONL line, unreadable file...)."""
+
+
+class AuditFileError(IntegritetError):
+    """An audit checkpoint file cannot be read or is not one."""

@@ -1,0 +1,350 @@
+"""Storage of the chain: the tables, appending under a lock, checkpoints, verify, export."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import BigInteger, Engine, Index, Integer, String, Text, func, select, text
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+
+from integritet.audit.chain import (
+    GENESIS,
+    AuditEntry,
+    AuditEvent,
+    ChainWalker,
+    VerifyResult,
+    canonical_detail,
+    canonical_encoding,
+    format_at,
+    parse_at,
+    validate_event,
+)
+from integritet.audit.signing import Checkpoint, b64_public, load_or_create_signing_key
+from integritet.clock import Clock, SystemClock
+from integritet.db import Base
+
+_ADVISORY_LOCK = 0x1A0D17  # pg_advisory_xact_lock key for appends
+_POSITION = BigInteger().with_variant(Integer(), "sqlite")  # rowid alias on SQLite
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    position: Mapped[int] = mapped_column(_POSITION, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_audit_events_customer", "customer"),
+        Index("ix_audit_events_subject", "subject"),
+    )
+
+
+class AuditCheckpointRow(Base):
+    __tablename__ = "audit_checkpoints"
+
+    position: Mapped[int] = mapped_column(_POSITION, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditLog:
+    """Append to, checkpoint, verify and export the audit chain in ``engine``'s database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        signing_key_path: Path,
+        clock: Clock | None = None,
+        *,
+        checkpoint_every: int = 1000,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        self.engine = engine
+        self.signing_key_path = signing_key_path
+        self.clock: Clock = clock or SystemClock()
+        self.checkpoint_every = checkpoint_every
+        self._notify = notify
+        self._key: Ed25519PrivateKey | None = None
+        self._local = threading.local()  # (session, transaction) pairs holding the lock
+
+    # -- keys ---------------------------------------------------------------
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        if self._key is None:
+            self._key = load_or_create_signing_key(self.signing_key_path, self._notify)
+        return self._key
+
+    def public_key(self) -> Ed25519PublicKey:
+        return self.signing_key().public_key()
+
+    # -- appending ----------------------------------------------------------
+
+    def _held(self) -> list[tuple[Session, SessionTransaction]]:
+        held: list[tuple[Session, SessionTransaction]] = getattr(self._local, "held", [])
+        held = [(s, tx) for s, tx in held if tx.is_active and s.get_transaction() is tx]
+        self._local.held = held
+        return held
+
+    def _lock(self, session: Session) -> None:
+        """Serialise appenders until the caller's transaction ends."""
+        tx = session.get_transaction()
+        if tx is not None and any(s is session and t is tx for s, t in self._held()):
+            return  # this transaction holds the lock already
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
+        elif dialect == "sqlite":
+            # A write statement (matching no row) takes SQLite's write lock now, so no
+            # other connection can append between reading the head and inserting.
+            session.execute(text("DELETE FROM audit_checkpoints WHERE position < 0"))
+        else:
+            session.execute(
+                select(AuditEventRow.position)
+                .order_by(AuditEventRow.position.desc())
+                .limit(1)
+                .with_for_update()
+            )
+        tx = session.get_transaction()
+        if tx is not None:
+            self._local.held = [*self._held(), (session, tx)]
+
+    def append(self, session: Session, event: AuditEvent) -> int:
+        """Write ``event`` as the next row inside ``session``'s transaction; return its position."""
+        validate_event(event)
+        detail = canonical_detail(event.detail)
+        self._lock(session)
+        head = session.execute(
+            select(AuditEventRow.position, AuditEventRow.hash)
+            .order_by(AuditEventRow.position.desc())
+            .limit(1)
+        ).first()
+        position, prev = (head[0] + 1, head[1]) if head is not None else (1, GENESIS)
+        fields = (
+            position, format_at(self.clock.now()), event.actor, event.action, event.outcome,
+            event.purpose, event.subject, event.customer, detail, prev,
+        )  # fmt: skip
+        digest = hashlib.sha256(canonical_encoding(*fields)).hexdigest()
+        session.add(AuditEventRow(**dict(zip(EXPORT_COLUMNS, fields, strict=False)), hash=digest))
+        session.flush()
+        if position % self.checkpoint_every == 0:
+            self._write_checkpoint(session, position, digest)
+        return position
+
+    def append_now(self, event: AuditEvent) -> int:
+        """Write ``event`` in its own transaction (for refusals); return its position.
+
+        Call it before the operation writes or after it rolled back: while a transaction
+        of this thread holds the append lock (it appended) a second one would wait for it
+        forever, so that raises ``RuntimeError``. On SQLite any open write transaction
+        holds the database lock, so the same rule applies to every write.
+        """
+        if self._held():
+            raise RuntimeError("append_now() while this thread's transaction holds the audit lock")
+        with Session(self.engine) as session, session.begin():
+            return self.append(session, event)
+
+    # -- checkpoints ---------------------------------------------------------
+
+    def _write_checkpoint(self, session: Session, position: int, digest: str) -> Checkpoint:
+        key = self.signing_key()
+        unsigned = Checkpoint(position, digest, format_at(self.clock.now()), "", "")
+        signature = base64.b64encode(key.sign(unsigned.payload())).decode()
+        cp = Checkpoint(position, digest, unsigned.at, b64_public(key.public_key()), signature)
+        existing = session.get(AuditCheckpointRow, position)
+        if existing is None:
+            session.add(AuditCheckpointRow(**cp.__dict__))
+            session.flush()
+            return cp
+        return _checkpoint_of(existing)
+
+    def checkpoint(self, path: Path | None = None) -> Checkpoint | None:
+        """Sign the current head now (None for an empty log); also write it to ``path``."""
+        with Session(self.engine) as session, session.begin():
+            self._lock(session)
+            head = session.execute(
+                select(AuditEventRow.position, AuditEventRow.hash)
+                .order_by(AuditEventRow.position.desc())
+                .limit(1)
+            ).first()
+            if head is None:
+                return None
+            cp = self._write_checkpoint(session, head[0], head[1])
+        if path is not None:
+            path.write_text(cp.to_json(), encoding="utf-8")
+        return cp
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.position))
+            return [_checkpoint_of(row) for row in rows]
+
+    # -- reading -------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """(position, hash) of the newest row; (0, GENESIS) when empty."""
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(AuditEventRow.position, AuditEventRow.hash)
+                .order_by(AuditEventRow.position.desc())
+                .limit(1)
+            ).first()
+        return (row[0], row[1]) if row is not None else (0, GENESIS)
+
+    def count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)
+
+    def entries(
+        self,
+        *,
+        customer: str | None = None,
+        subject: str | None = None,
+        since: datetime | date | None = None,
+        batch: int = 5000,
+    ) -> Iterable[AuditEntry]:
+        """Stored rows in order, optionally only one customer's or subject's, or since a time."""
+        query = select(AuditEventRow).order_by(AuditEventRow.position)
+        if customer is not None:
+            query = query.where(AuditEventRow.customer == customer)
+        if subject is not None:
+            query = query.where(AuditEventRow.subject == subject)
+        if since is not None:
+            if not isinstance(since, datetime):
+                since = datetime.combine(since, time(), tzinfo=UTC)
+            query = query.where(AuditEventRow.at >= format_at(since))
+        with Session(self.engine) as session:
+            for row in session.scalars(query.execution_options(yield_per=batch)):
+                yield _entry_of(row)
+
+    # -- verifying and exporting ----------------------------------------------
+
+    def verify(self, checkpoint: Path | None = None, *, batch: int = 50_000) -> VerifyResult:
+        """Walk the whole chain and every signed checkpoint; name the first bad position.
+
+        ``checkpoint`` is an exported checkpoint file, so truncation is caught even when
+        the attacker also deleted the checkpoints in the database.
+        """
+        signed = self.checkpoints()
+        if checkpoint is not None:
+            signed.append(Checkpoint.read(checkpoint))
+        trusted = self.public_key() if signed else None
+        for cp in signed:
+            if trusted is None or not cp.signed_by(trusted):
+                return _checked(
+                    self.head(), len(signed), cp.position, "checkpoint signature invalid"
+                )
+        walker = ChainWalker({cp.position: cp.hash for cp in signed})
+        raw = self.engine.raw_connection()
+        try:
+            for rows in _stream(raw, batch):
+                if not walker.feed(rows):
+                    break
+        finally:
+            raw.close()
+        return walker.result(len(signed))
+
+    def export(
+        self,
+        out: TextIO,
+        fmt: Literal["jsonl", "csv"] = "jsonl",
+        *,
+        customer: str | None = None,
+        since: datetime | date | None = None,
+    ) -> int:
+        """Write rows (a customer's own only, when given) as JSON lines or CSV; return the count."""
+        writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(EXPORT_COLUMNS)
+        elif fmt != "jsonl":
+            raise ValueError("format must be jsonl or csv")
+        count = 0
+        for entry in self.entries(customer=customer, since=since):
+            data = entry.as_dict()
+            if writer is not None:
+                data["detail"] = canonical_detail(entry.detail)
+                writer.writerow([data[c] for c in EXPORT_COLUMNS])
+            else:
+                out.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+            count += 1
+        return count
+
+
+EXPORT_COLUMNS = (
+    "position",
+    "at",
+    "actor",
+    "action",
+    "outcome",
+    "purpose",
+    "subject",
+    "customer",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+_SELECT_ROWS = (
+    "SELECT position, at, actor, action, outcome, purpose, subject, customer, detail,"
+    " prev_hash, hash FROM audit_events ORDER BY position"
+)
+
+
+def _stream(raw: Any, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in position order, ``batch`` at a time, straight from the DB-API driver."""
+    driver = raw.driver_connection
+    if type(driver).__module__.startswith("psycopg"):
+        cursor = driver.cursor(name="integritet_audit_verify")  # server-side cursor
+        cursor.itersize = batch
+    else:
+        cursor = raw.cursor()
+    try:
+        cursor.execute(_SELECT_ROWS)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def _checked(head: tuple[int, str], checkpoints: int, bad: int, reason: str) -> VerifyResult:
+    return VerifyResult(False, head[0], head[0], head[1], checkpoints, bad, reason)
+
+
+def _checkpoint_of(row: AuditCheckpointRow) -> Checkpoint:
+    return Checkpoint(row.position, row.hash, row.at, row.public_key, row.signature)
+
+
+def _entry_of(row: AuditEventRow) -> AuditEntry:
+    return AuditEntry(
+        position=row.position,
+        at=parse_at(row.at),
+        actor=row.actor,
+        action=row.action,
+        outcome=row.outcome,
+        purpose=row.purpose,
+        subject=row.subject,
+        customer=row.customer,
+        detail=json.loads(row.detail),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
