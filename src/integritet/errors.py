@@ -93,3 +93,11 @@ class PIIInputError(IntegritetError):
 
 class AuditFileError(IntegritetError):
     """An audit checkpoint file cannot be read or is not one."""
+
+
+class OutputExists(IntegritetError):
+    """A command would overwrite an existing file; ``--force`` allows it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} already exists; pass --force to overwrite it")
+        self.path = path

@@ -19,7 +19,10 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Run the CLI: known errors become one line and an exit code, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns the code of typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except IntegritetError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(exc.exit_code)

@@ -435,7 +435,7 @@ class RetentionRule(Strict):
 class Rights(Strict):
     verification: list[Verification] = [Verification.email_code, Verification.staff]
     confirm_erasure: bool = True  # L4
-    deadline_days: int = Field(default=30, ge=1, le=30)
+    deadline_days: int = Field(default=30, ge=1, le=90)  # > 30 is a lint error (Art. 12(3))
     extension_days: int = Field(default=60, ge=0, le=60)
     portability_bases: list[LegalBasis] = [LegalBasis.consent, LegalBasis.contract]
     erasure_exceptions: list[ErasureException] = [ErasureException.legal_obligation]
