@@ -60,10 +60,8 @@ _MONTHS = {
 }
 _AND = {"sv": "och", "en": "and"}
 _OR = {"sv": "eller", "en": "or"}
-EEA = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-    + ["IS", "LI", "NO"]
-)
+_EU = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
+EEA = frozenset([*_EU.split(), "IS", "LI", "NO"])
 _COUNTRIES: dict[str, tuple[str, str]] = {
     "SE": ("Sverige", "Sweden"),
     "DK": ("Danmark", "Denmark"),
