@@ -62,7 +62,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 # Modules that declare tables, in migration order. A feature adds itself here.
-MODEL_MODULES: tuple[str, ...] = ("integritet.audit",)
+MODEL_MODULES: tuple[str, ...] = (
+    "integritet.audit",
+    "integritet.vault.tables",
+)
 
 
 def import_models() -> None:

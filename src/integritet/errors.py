@@ -66,6 +66,15 @@ class KeyUnavailable(VaultError):
     exit_code = 4
 
 
+class DuplicateSubject(VaultError):
+    """Another subject already has this identity; ``subject_id`` is theirs (pseudonymous)."""
+
+    def __init__(self, kind: str, subject_id: str) -> None:
+        super().__init__(f"a subject with this {kind} already exists ({subject_id})")
+        self.kind = kind
+        self.subject_id = subject_id
+
+
 class AuditChainBroken(IntegritetError):
     """The audit chain failed verification; ``position`` is the first bad row."""
 

@@ -1,0 +1,286 @@
+"""The vault's public class: records per category, sealed under per-subject keys.
+
+``Vault`` = the core (subjects, identities, restriction, events; :mod:`.core`) + erasure
+(:mod:`.erasure`) + the record operations here. Each record's fields are one AES-256-GCM
+blob whose AAD binds tenant, subject, category and record id. Categories under a legal
+hold (``legal_holds`` in the manifest) are sealed under the subject's hold key for that
+hold instead of the DEK, with ``hold_until`` computed from the hold's anchor and duration.
+Fields marked ``identity`` in the manifest also update the blind index, so a corrected
+email is found under the new address (V4, L11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integritet.access import Actor, check
+from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
+from integritet.manifest.model import Anchor, Category, LegalHold
+from integritet.vault import crypto
+from integritet.vault.core import Record, new_id
+from integritet.vault.erasure import ErasureMixin
+from integritet.vault.tables import EventRow, KeyRow, RecordRow, SubjectRow
+
+
+class Vault(ErasureMixin):
+    """The personal-data store. Build it with :func:`integritet.vault.open_vault`."""
+
+    def put_record(
+        self,
+        actor: Actor,
+        purpose: str,
+        subject_id: str,
+        category: str,
+        fields: Mapping[str, Any],
+        source: str,
+    ) -> str:
+        """Store a new record; returns its id. Records the policy version in force (V5)."""
+        spec = self._category(category)
+        _check_fields(spec, fields)
+        if source not in {s.value for s in spec.sources}:
+            raise VaultError(f"source {source!r} is not declared for category {category!r}")
+        with self.tx() as s:
+            subject = self.subject_row(s, subject_id)
+            self.guard(
+                actor, "vault.write", "write", purpose=purpose, category=category, subject=subject
+            )
+            rid = self.insert_record(s, subject, spec, fields, source)
+            self.emit(
+                s,
+                actor,
+                "vault.write",
+                "done",
+                purpose=purpose,
+                subject=subject,
+                detail={"category": category, "record": rid, "source": source},
+            )
+        return rid
+
+    def insert_record(
+        self,
+        s: Session,
+        subject: SubjectRow,
+        spec: Category,
+        fields: Mapping[str, Any],
+        source: str,
+    ) -> str:
+        """Seal and add one record in ``s`` (no checks, no audit: callers do both)."""
+        if subject.erased_at is not None:
+            raise KeyDestroyed(f"subject {subject.id} was erased; nothing can be added")
+        now = self.now()
+        rid = new_id()
+        hold = self._hold(spec.id)
+        key_ref = f"hold:{hold.id}" if hold else "dek"
+        until = self._hold_until(s, subject.id, hold, now) if hold else None
+        key = self.key(s, subject, key_ref, create=hold is not None)
+        if hold is not None and until is not None:
+            self._extend_hold_key(s, subject.id, key_ref, until)
+        sealed = crypto.seal_fields(
+            key, fields, crypto.record_aad(subject.customer_id, subject.id, spec.id, rid)
+        )
+        s.add(
+            RecordRow(
+                id=rid,
+                subject_id=subject.id,
+                category=spec.id,
+                source=source,
+                key_ref=key_ref,
+                sealed=sealed,
+                policy_version=self.manifest.policy.version,
+                created_at=now,
+                updated_at=now,
+                hold_until=until,
+            )
+        )
+        self._sync_identities(s, subject, spec, fields)
+        return rid
+
+    def records(
+        self, actor: Actor, purpose: str, subject_id: str, category: str | None = None
+    ) -> list[Record]:
+        """The subject's records (of one category, or of every category the actor may read
+        for this purpose)."""
+        with self.tx() as s:
+            subject = self.subject_row(s, subject_id)
+            if category is not None:
+                self._category(category)
+                self.guard(
+                    actor, "vault.read", "read", purpose=purpose, category=category, subject=subject
+                )
+                if subject.erased_at is not None and self._hold(category) is None:
+                    raise KeyDestroyed(f"subject {subject_id} was erased; its keys are destroyed")
+                cats = [category]
+            else:
+                self.guard(actor, "vault.read", "read", purpose=purpose, subject=subject)
+                cats = self._readable(actor, purpose, subject)
+            rows = s.scalars(
+                select(RecordRow)
+                .where(RecordRow.subject_id == subject_id, RecordRow.category.in_(cats))
+                .order_by(RecordRow.created_at, RecordRow.id)
+            ).all()
+            out = self._open(s, subject, rows)
+            self.emit(
+                s,
+                actor,
+                "vault.read",
+                "allowed",
+                purpose=purpose,
+                subject=subject,
+                detail={"category": category or "*", "records": len(out)},
+            )
+        return out
+
+    def record(self, actor: Actor, purpose: str, record_id: str) -> Record:
+        """One record by id."""
+        with self.tx() as s:
+            row = s.get(RecordRow, record_id)
+            if row is None:
+                raise NotFound(f"no record {record_id}")
+            subject_id = row.subject_id
+        found = [
+            r for r in self.records(actor, purpose, subject_id, row.category) if r.id == record_id
+        ]
+        if not found:
+            raise NotFound(f"no record {record_id}")
+        return found[0]
+
+    def update_record(
+        self, actor: Actor, purpose: str, record_id: str, fields: Mapping[str, Any]
+    ) -> None:
+        """Change fields of a record (rectification); the others stay as they were."""
+        with self.tx() as s:
+            row = s.get(RecordRow, record_id)
+            if row is None:
+                raise NotFound(f"no record {record_id}")
+            spec = self._category(row.category)
+            _check_fields(spec, fields)
+            subject = self.subject_row(s, row.subject_id)
+            self.guard(
+                actor,
+                "vault.update",
+                "write",
+                purpose=purpose,
+                category=row.category,
+                subject=subject,
+            )
+            key = self.key(s, subject, row.key_ref)
+            aad = crypto.record_aad(subject.customer_id, subject.id, row.category, row.id)
+            merged = {**crypto.open_fields(key, row.sealed, aad), **fields}
+            row.sealed = crypto.seal_fields(key, merged, aad)
+            row.updated_at = self.now()
+            self._sync_identities(s, subject, spec, fields)
+            self.emit(
+                s,
+                actor,
+                "vault.update",
+                "done",
+                purpose=purpose,
+                subject=subject,
+                detail={
+                    "category": row.category,
+                    "record": row.id,
+                    "fields": ",".join(sorted(fields)),
+                },
+            )
+
+    # ------------------------------------------------------------------ internals
+
+    def _category(self, category: str) -> Category:
+        try:
+            return self.manifest.category(category)
+        except NotFound:
+            raise VaultError(f"category {category!r} is not declared in the manifest") from None
+
+    def _hold(self, category: str) -> LegalHold | None:
+        holds = self.manifest.holds_for(category)
+        return max(holds, key=lambda h: h.duration.approx_days()) if holds else None
+
+    def _hold_until(self, s: Session, subject_id: str, hold: LegalHold, now: datetime) -> datetime:
+        if hold.anchor == Anchor.fiscal_year_end:
+            start = datetime(now.year, 12, 31, 23, 59, 59, tzinfo=UTC)
+        elif hold.anchor == Anchor.collected:
+            start = now
+        else:
+            event = s.get(EventRow, (subject_id, hold.anchor.value))
+            start = _aware(event.at) if event is not None else now
+        return hold.duration.after(start)
+
+    def _extend_hold_key(self, s: Session, subject_id: str, key_ref: str, until: datetime) -> None:
+        row = s.get(KeyRow, f"{subject_id}:{key_ref}")
+        if row is not None and (row.destroy_after is None or _aware(row.destroy_after) < until):
+            row.destroy_after = until
+
+    def _readable(self, actor: Actor, purpose: str, subject: SubjectRow) -> list[str]:
+        cats = []
+        for c in self.manifest.categories:
+            if subject.erased_at is not None and self._hold(c.id) is None:
+                continue
+            try:
+                check(
+                    self.manifest,
+                    actor,
+                    purpose,
+                    c.id,
+                    "read",
+                    subject_customer=subject.customer_id,
+                    subject=subject.id,
+                )
+            except AccessDenied:
+                continue
+            cats.append(c.id)
+        return cats
+
+    def _open(self, s: Session, subject: SubjectRow, rows: Any) -> list[Record]:
+        keys: dict[str, bytes] = {}
+        out = []
+        for row in rows:
+            if row.key_ref not in keys:
+                keys[row.key_ref] = self.key(s, subject, row.key_ref)
+            aad = crypto.record_aad(subject.customer_id, subject.id, row.category, row.id)
+            out.append(
+                Record(
+                    id=row.id,
+                    subject_id=row.subject_id,
+                    category=row.category,
+                    fields=crypto.open_fields(keys[row.key_ref], row.sealed, aad),
+                    source=row.source,
+                    created_at=_aware(row.created_at),
+                    policy_version=row.policy_version,
+                    hold_until=_aware(row.hold_until) if row.hold_until else None,
+                )
+            )
+        return out
+
+    def _sync_identities(
+        self, s: Session, subject: SubjectRow, spec: Category, fields: Mapping[str, Any]
+    ) -> None:
+        marked = {f.id: f.identity for f in spec.fields if f.identity}
+        wanted = {
+            marked[k]: v
+            for k, v in fields.items()
+            if k in marked and isinstance(v, str) and v.strip()
+        }
+        if not wanted:
+            return
+        dek = self.key(s, subject, "dek")
+        for kind, value in wanted.items():
+            if kind is not None:
+                self.set_identity(s, subject, dek, kind, value)
+
+
+def _check_fields(spec: Category, fields: Mapping[str, Any]) -> None:
+    known = {f.id for f in spec.fields}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise VaultError(
+            f"category {spec.id!r} has no field {unknown[0]!r}; fields: {sorted(known)}"
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
