@@ -1,0 +1,180 @@
+"""Vault commands: db upgrade, keys rotate, vault replay-erasures, subjects import/show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from integritet.access import Actor
+from integritet.cli.app import app
+from integritet.cli.common import Format, PolicyOption, err, load_policy, out, print_json
+from integritet.db import upgrade
+from integritet.errors import ConfigError, NotFound
+from integritet.settings import get_settings
+from integritet.vault import Vault, open_vault
+from integritet.vault.importer import Importer, count_rows, template_columns
+from integritet.vault.keys import rotate
+from integritet.vault.open import keyring_for, vault_engine
+
+db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
+vault_app = typer.Typer(help="The encrypted personal-data vault.", no_args_is_help=True)
+subjects_app = typer.Typer(help="Data subjects in the vault.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(vault_app, name="vault")
+app.add_typer(subjects_app, name="subjects")
+
+CLI_ACTOR = Actor.system("cli")
+
+
+def _notify(message: str) -> None:
+    err.print(message)
+
+
+def _vault(policy: Path | None) -> Vault:
+    return open_vault(get_settings(), load_policy(policy), notify=_notify)
+
+
+@db_app.command("upgrade")
+def db_upgrade(policy: PolicyOption = None) -> None:
+    """Create or migrate the database schema to the newest version."""
+    settings = get_settings()
+    engine = vault_engine(settings, _notify)
+    upgrade(engine)
+    out.print(f"database {engine.url.render_as_string(hide_password=True)} is up to date")
+    engine.dispose()
+
+
+@keys_app.command("rotate")
+def keys_rotate(policy: PolicyOption = None) -> None:
+    """Re-wrap every data key under a new key-encryption key (rerun to finish a crashed one)."""
+    settings = get_settings()
+    engine = vault_engine(settings, _notify)
+    ring = keyring_for(settings, engine, _notify)
+    if ring.source == "env" and len(ring.keks) == 1:
+        raise ConfigError(
+            "INTEGRITET_KEK holds one key: set INTEGRITET_KEK=<new>,<old> and run again"
+        )
+    result = rotate(engine, ring)
+    verb = "finished the interrupted rotation" if result.resumed else "rotated"
+    out.print(f"{verb}: {result.rewrapped} keys now wrapped by {result.new_kek}")
+    if ring.source == "env" and result.retired:
+        out.print("remove the old key from INTEGRITET_KEK: " + ", ".join(result.retired))
+    engine.dispose()
+
+
+@vault_app.command("replay-erasures")
+def replay_erasures(policy: PolicyOption = None) -> None:
+    """After restoring a backup: erase again everyone in the erasure ledger."""
+    vault = _vault(policy)
+    result = vault.replay_erasures(CLI_ACTOR)
+    out.print(
+        f"replayed {result.entries} ledger entries: {result.erased_subjects} subjects and "
+        f"{result.erased_records} records erased again"
+    )
+
+
+@subjects_app.command("import")
+def subjects_import(
+    file: Annotated[Path | None, typer.Argument(help="CSV or JSONL file.")] = None,
+    policy: PolicyOption = None,
+    template: Annotated[
+        bool, typer.Option("--template", help="Print the CSV header and exit.")
+    ] = False,
+) -> None:
+    """Import existing subjects (each row all or nothing; errors name the row)."""
+    manifest = load_policy(policy)
+    if template:
+        typer.echo(",".join(template_columns(manifest)))
+        return
+    if file is None:
+        raise typer.BadParameter("give a FILE to import, or --template")
+    if not file.is_file():
+        raise NotFound(f"no file {file}")
+    vault = open_vault(get_settings(), manifest, notify=_notify)
+    total = count_rows(file)
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("import", total=total)
+        result = Importer(vault, CLI_ACTOR).run(file, lambda n: bar.advance(task, n))
+    for problem in result.errors:
+        err.print(f"row {problem.row}: {problem.message}", markup=False)
+    out.print(
+        f"imported {result.imported}, skipped {result.skipped} already present, "
+        f"{len(result.errors)} rows with errors"
+    )
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@subjects_app.command("show")
+def subjects_show(
+    email: Annotated[str, typer.Option("--email", help="The subject's email address.")],
+    policy: PolicyOption = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+) -> None:
+    """Show what the vault holds about a subject (exit 1 when not found)."""
+    vault = _vault(policy)
+    purposes = [p.id for p in vault.manifest.purposes]
+    sid = vault.find_subject(CLI_ACTOR, purposes[0], "email", email)
+    if sid is None:
+        raise NotFound("no subject with that email")
+    data = _subject_data(vault, sid, purposes)
+    if format == Format.json:
+        print_json(data)
+        return
+    out.print(f"subject {sid}  customer {data['customer'] or '-'}", markup=False)
+    if data["restricted"]:
+        out.print("restricted (Art. 18): storage only")
+        return
+    for kind, value in data["identities"].items():
+        out.print(f"  {kind}: {value}", markup=False)
+    table = Table("category", "record", "fields", "source", "created", "policy", "hold until")
+    for r in data["records"]:
+        fields = ", ".join(f"{k}={v}" for k, v in r["fields"].items())
+        table.add_row(
+            r["category"],
+            r["id"][:8],
+            fields,
+            r["source"],
+            r["created_at"],
+            r["policy_version"],
+            r["hold_until"] or "",
+        )
+    out.print(table)
+    for name, at in data["events"].items():
+        out.print(f"  event {name}: {at}")
+
+
+def _subject_data(vault: Vault, sid: str, purposes: list[str]) -> dict[str, Any]:
+    restricted = vault.is_restricted(sid)
+    data: dict[str, Any] = {
+        "id": sid,
+        "customer": vault.subject_customer(sid),
+        "restricted": restricted,
+        "identities": {},
+        "records": [],
+        "events": {k: v.isoformat() for k, v in vault.events(sid).items()},
+    }
+    if restricted:
+        return data
+    data["identities"] = vault.identities(CLI_ACTOR, purposes[0], sid)
+    seen: dict[str, Any] = {}
+    for purpose in purposes:
+        for r in vault.records(CLI_ACTOR, purpose, sid):
+            seen[r.id] = {
+                "id": r.id,
+                "category": r.category,
+                "fields": r.fields,
+                "source": r.source,
+                "created_at": r.created_at.isoformat(),
+                "policy_version": r.policy_version,
+                "hold_until": r.hold_until.isoformat() if r.hold_until else None,
+            }
+    data["records"] = sorted(seen.values(), key=lambda r: (r["created_at"], r["id"]))
+    return data
