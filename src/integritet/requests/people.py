@@ -1,0 +1,78 @@
+"""Who a request is about: the person's identities and the categories held about them.
+
+Before anything is erased, the ``snapshot`` step seals the identities and categories
+into the request row, so later steps (datasets, recipients, the receipt) still know
+whom to ask about once the vault has forgotten the person. The snapshot is wiped
+when the request completes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from integritet.errors import KeyDestroyed, NotFound
+from integritet.requests.context import Context
+from integritet.requests.lifecycle import Lifecycle
+from integritet.requests.models import RequestRow
+
+
+def vault_records(ctx: Context, subject_id: str) -> dict[str, list[Any]]:
+    """Every vault record of the subject, per category, read by the system actor."""
+    held: dict[str, list[Any]] = {}
+    for category in ctx.manifest.categories:
+        records = ctx.vault.records(
+            ctx.system, ctx.purpose_for(category.id), subject_id, category.id
+        )
+        if records:
+            held[category.id] = list(records)
+    return held
+
+
+def given_identity(lc: Lifecycle, row: RequestRow) -> dict[str, str]:
+    """The identity the request was made with (from the sealed payload)."""
+    given = lc.payload(row).get("identity")
+    if isinstance(given, dict) and given.get("kind") and given.get("value"):
+        return {str(given["kind"]): str(given["value"])}
+    return {}
+
+
+def live_identities(ctx: Context, lc: Lifecycle, row: RequestRow) -> dict[str, str]:
+    found = dict(given_identity(lc, row))
+    if row.subject_id:
+        try:
+            found.update(ctx.vault.identities(ctx.system, ctx.any_purpose, row.subject_id))
+        except (NotFound, KeyDestroyed):
+            pass
+    return found
+
+
+def snapshot(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
+    """Step: seal identities and held categories into the request (idempotent)."""
+    with ctx.sessions() as session, session.begin():
+        row = lc.load(session, request_id, lock=True)
+        if row.identities_sealed is not None:
+            known = json.loads(lc.open_value(row, "identities_sealed") or "{}")
+            return {
+                "identity_kinds": sorted(known["identities"]),
+                "categories": known["categories"],
+            }
+        identities = live_identities(ctx, lc, row)
+        categories: list[str] = []
+        if row.subject_id:
+            try:
+                categories = sorted(vault_records(ctx, row.subject_id))
+            except (NotFound, KeyDestroyed):
+                categories = []
+        value = json.dumps({"identities": identities, "categories": categories}, sort_keys=True)
+        lc.seal_value(row, "identities_sealed", value)
+    return {"identity_kinds": sorted(identities), "categories": categories}
+
+
+def snapshot_of(lc: Lifecycle, row: RequestRow) -> tuple[dict[str, str], list[str]]:
+    """The sealed snapshot: (identities, categories); empty when none was taken."""
+    raw = lc.open_value(row, "identities_sealed")
+    if raw is None:
+        return {}, []
+    data = json.loads(raw)
+    return dict(data["identities"]), list(data["categories"])

@@ -1,0 +1,223 @@
+"""Running requests: planning steps, running each one durably, finishing.
+
+``process(request_id)`` moves a verified (or, where needed, confirmed) request to
+``in_progress`` and writes its plan, one ``dsr_step`` row per step, in the same
+transaction. Each step is marked ``running`` (committed) before its handler runs and
+``done`` with its result (committed) after; a process killed anywhere leaves a step
+``pending`` or ``running``, and the next ``process`` runs it again. Handlers are
+idempotent, so running a step twice has the effect of running it once.
+
+When the steps are done the request waits for recipients (if any must confirm) and
+completes when the last one has; the person is then told, and for an erasure the
+sealed identities and contact address are wiped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from integritet.errors import RequestError
+from integritet.requests import access, erase, notices, object, propagate, rectify, restrict
+from integritet.requests.context import Context
+from integritet.requests.lifecycle import Kind, Lifecycle, Status
+from integritet.requests.models import RequestRow, StepRow
+from integritet.requests.people import live_identities, snapshot
+
+Handler = Callable[[Context, Lifecycle, str], dict[str, Any]]
+FaultHook = Callable[[str], None]
+
+
+def plan(ctx: Context, kind: Kind) -> list[str]:
+    """The steps of a request of ``kind``, in order."""
+    if kind in (Kind.access, Kind.portability):
+        return ["collect"]
+    if kind == Kind.rectification:
+        return ["snapshot", "apply", "recipients"]
+    if kind == Kind.restriction:
+        return ["snapshot", "restrict", "recipients"]
+    if kind == Kind.objection:
+        return ["snapshot", "suppress", "recipients"]
+    datasets = [f"dataset:{name}" for name in sorted(ctx.connectors)]
+    return ["snapshot", *datasets, "consent", "vault", "recipients", "receipt"]
+
+
+def _collect(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
+    with ctx.sessions() as session:
+        row = lc.load(session, request_id)
+    report = access.build_report(
+        ctx,
+        row.subject_id,
+        live_identities(ctx, lc, row),
+        portability=row.kind == Kind.portability.value,
+        request=request_id,
+    )
+    return {"counts": report.counts()}
+
+
+def _recipients(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
+    with ctx.sessions() as session:
+        row = lc.load(session, request_id)
+    changes = rectify.recipient_changes(lc, row) if row.kind == Kind.rectification.value else None
+    return propagate.tell(ctx, lc, request_id, changes)
+
+
+HANDLERS: dict[str, Handler] = {
+    "collect": _collect,
+    "snapshot": snapshot,
+    "apply": rectify.apply,
+    "restrict": restrict.restrict,
+    "suppress": object.suppress,
+    "consent": erase.forget_consents,
+    "vault": erase.erase_vault,
+    "recipients": _recipients,
+    "receipt": erase.sign_receipt,
+}
+
+
+def _handler(name: str) -> Handler:
+    if name.startswith("dataset:"):
+        dataset = name.split(":", 1)[1]
+        return lambda ctx, lc, rid: erase.erase_dataset(ctx, lc, rid, dataset)
+    return HANDLERS[name]
+
+
+class Runner:
+    """Runs the pending work of requests. ``fault`` is a test hook called at each boundary."""
+
+    def __init__(self, ctx: Context, lifecycle: Lifecycle, fault: FaultHook | None = None) -> None:
+        self.ctx = ctx
+        self.lc = lifecycle
+        self.fault = fault or (lambda _point: None)
+
+    def runnable(self) -> list[str]:
+        """Ids of requests that ``process`` would move on now."""
+        open_states = [
+            Status.verified,
+            Status.confirmed,
+            Status.in_progress,
+            Status.waiting_for_recipients,
+        ]
+        with self.ctx.sessions() as session:
+            rows = session.scalars(
+                select(RequestRow)
+                .where(RequestRow.status.in_([s.value for s in open_states]))
+                .order_by(RequestRow.received_at)
+            ).all()
+        return [row.id for row in rows if self._ready(row)]
+
+    def _ready(self, row: RequestRow) -> bool:
+        if row.status != Status.verified.value:
+            return True
+        return not (row.kind == Kind.erasure.value and self.ctx.manifest.rights.confirm_erasure)
+
+    def process(self, request_id: str) -> Status:
+        """Move one request on as far as it can go now; returns its status."""
+        self._start(request_id)
+        status = self.lc.get(request_id).status
+        if status == Status.in_progress:
+            self._run_steps(request_id)
+            if not self._outstanding(request_id):
+                return self._complete(request_id)
+            return self._wait_for_recipients(request_id)
+        if status == Status.waiting_for_recipients and not self._outstanding(request_id):
+            return self._complete(request_id)
+        return status
+
+    def _start(self, request_id: str) -> None:
+        with self.ctx.sessions() as session, session.begin():
+            row = self.lc.load(session, request_id, lock=True)
+            if row.status not in (Status.verified.value, Status.confirmed.value):
+                if row.status == Status.received.value:
+                    raise RequestError(f"request {request_id} is not verified yet")
+                return
+            if not self._ready(row):
+                raise RequestError(
+                    f"erasure request {request_id} is not confirmed with the person yet "
+                    "(send a code or `request approve`)"
+                )
+            self.lc.transition(session, row, Status.in_progress, "system:requests")
+            for seq, name in enumerate(plan(self.ctx, Kind(row.kind))):
+                session.add(
+                    StepRow(request_id=request_id, seq=seq, name=name, status="pending", attempts=0)
+                )
+        self.fault("planned")
+
+    def steps(self, request_id: str) -> list[StepRow]:
+        with self.ctx.sessions() as session:
+            query = select(StepRow).where(StepRow.request_id == request_id)
+            return list(session.scalars(query.order_by(StepRow.seq)))
+
+    def _run_steps(self, request_id: str) -> None:
+        for step in self.steps(request_id):
+            if step.status == "done":
+                continue
+            self._mark(step.id, "running")
+            self.fault(f"before:{step.name}")
+            result = _handler(step.name)(self.ctx, self.lc, request_id)
+            self.fault(f"ran:{step.name}")
+            self._mark(step.id, "done", result)
+            self.fault(f"after:{step.name}")
+
+    def _mark(self, step_id: int, status: str, result: dict[str, Any] | None = None) -> None:
+        now = self.ctx.clock.now()
+        with self.ctx.sessions() as session, session.begin():
+            step = session.get(StepRow, step_id, with_for_update=True)
+            assert step is not None
+            step.status = status
+            if status == "running":
+                step.attempts += 1
+                step.started_at = now
+            else:
+                step.finished_at = now
+                step.result = result
+
+    def _wait_for_recipients(self, request_id: str) -> Status:
+        with self.ctx.sessions() as session, session.begin():
+            row = self.lc.load(session, request_id, lock=True)
+            if row.status == Status.in_progress.value:
+                self.lc.transition(session, row, Status.waiting_for_recipients, "system:requests")
+        self.fault("waiting")
+        return Status.waiting_for_recipients
+
+    def _outstanding(self, request_id: str) -> int:
+        if self.ctx.outbox is not None:
+            self.ctx.outbox.deliver_due()
+        return propagate.poll(self.ctx, request_id)
+
+    def _complete(self, request_id: str) -> Status:
+        with self.ctx.sessions() as session:
+            row = self.lc.load(session, request_id)
+            contact = self.lc.open_value(row, "contact_sealed")
+            counts = {s.name: s.result for s in self.steps(request_id)}
+        summary = _summary(row.kind, counts)
+        notices.send(self.ctx, contact, "completed", request=request_id, kind=row.kind, **summary)
+        self.fault("told")
+        with self.ctx.sessions() as session, session.begin():
+            row = self.lc.load(session, request_id, lock=True)
+            if row.status == Status.completed.value:
+                return Status.completed
+            if row.kind == Kind.erasure.value:
+                for column in ("contact_sealed", "identities_sealed", "payload_sealed"):
+                    setattr(row, column, None)
+            self.lc.transition(session, row, Status.completed, "system:requests")
+        return Status.completed
+
+
+def _summary(kind: str, results: dict[str, Any]) -> dict[str, str]:
+    if kind in (Kind.access.value, Kind.portability.value):
+        counts = (results.get("collect") or {}).get("counts", {})
+        total = sum(int(v) for v in counts.values())
+        return {
+            "summary_sv": f"Vi har sammanställt {total} uppgifter om dig.",
+            "summary_en": f"We have compiled {total} items about you.",
+        }
+    if kind == Kind.erasure.value:
+        kept = len((results.get("vault") or {}).get("kept", []))
+        return {
+            "summary_sv": f"Uppgifter som lagen kräver att vi sparar: {kept} poster.",
+            "summary_en": f"Records the law requires us to keep: {kept}.",
+        }
+    return {}
