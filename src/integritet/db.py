@@ -65,6 +65,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 MODEL_MODULES: tuple[str, ...] = (
     "integritet.audit",
     "integritet.vault.tables",
+    "integritet.requests.models",
 )
 
 

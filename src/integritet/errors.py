@@ -104,6 +104,12 @@ class AuditFileError(IntegritetError):
     """An audit checkpoint file cannot be read or is not one."""
 
 
+class VerificationFailed(RequestError):
+    """A one-time code is wrong, expired, used up or asked for too often."""
+
+    exit_code = 5
+
+
 class OutputExists(IntegritetError):
     """A command would overwrite an existing file; ``--force`` allows it."""
 

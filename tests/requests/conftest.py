@@ -30,7 +30,7 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = BytesParser(policy=default).parsebytes(envelope.content)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
