@@ -173,19 +173,8 @@ class ChainWalker:
         sha, join, signed = hashlib.sha256, SEP.join, self.signed
         expected, prev = self.expected, self.prev
         try:
-            for (
-                pos,
-                at,
-                actor,
-                action,
-                outcome,
-                purpose,
-                subject,
-                customer,
-                detail,
-                link,
-                h,
-            ) in rows:
+            for row in rows:
+                pos, at, actor, action, outcome, purpose, subject, customer, detail, link, h = row
                 if pos != expected:
                     if isinstance(pos, int) and pos > expected:
                         return self._fail(expected, "row missing (deleted)")
@@ -194,20 +183,11 @@ class ChainWalker:
                     return self._fail(pos, "link to the previous row's hash broken")
                 if "" in (purpose, subject, customer):
                     return self._fail(pos, "malformed row (empty field)")
-                enc = join(
-                    (
-                        str(pos),
-                        at,
-                        actor,
-                        action,
-                        outcome,
-                        "" if purpose is None else purpose,
-                        "" if subject is None else subject,
-                        "" if customer is None else customer,
-                        detail,
-                        prev,
-                    )
-                )
+                enc = join((
+                    str(pos), at, actor, action, outcome, "" if purpose is None else purpose,
+                    "" if subject is None else subject, "" if customer is None else customer,
+                    detail, prev,
+                ))  # fmt: skip
                 if enc.count(SEP) != FIELDS - 1:
                     return self._fail(pos, "malformed row (separator in a field)")
                 if sha(enc.encode()).hexdigest() != h:
@@ -245,17 +225,9 @@ def chain(rows: Sequence[AuditEvent], at: Sequence[str]) -> list[tuple[Any, ...]
     for position, (event, stamp) in enumerate(zip(rows, at, strict=True), start=1):
         detail = canonical_detail(event.detail)
         fields = (
-            position,
-            stamp,
-            event.actor,
-            event.action,
-            event.outcome,
-            event.purpose,
-            event.subject,
-            event.customer,
-            detail,
-            prev,
-        )
+            position, stamp, event.actor, event.action, event.outcome,
+            event.purpose, event.subject, event.customer, detail, prev,
+        )  # fmt: skip
         digest = hashlib.sha256(canonical_encoding(*fields)).hexdigest()
         out.append((*fields, digest))
         prev = digest
