@@ -66,6 +66,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "integritet.audit",
     "integritet.vault.tables",
     "integritet.requests.models",
+    "integritet.retention.tables",
 )
 
 

@@ -1,0 +1,391 @@
+"""Executing the rules on the vault: batched, audited, crash-safe, with a dry run.
+
+Planning reads only metadata of the vault's tables (record ids, categories, creation
+times, hold dates, subject events) — never a sealed value — in keyset-paginated batches,
+so memory stays flat. Each batch of due records is removed in one transaction together
+with its aggregates (``anonymise``) and one ``retention.<action>`` audit event (rule id,
+category and counts, no personal data). A process killed mid-sweep leaves whole batches
+done or not done; a rerun recomputes what is due from the database, so nothing is removed
+twice and nothing is missed.
+
+A subject left with no records but those under a legal hold is erased entirely through
+:meth:`Vault.erase` (keys destroyed, identities and events deleted, held records kept under
+the hold key). Restricted subjects (Art. 18) are skipped and counted. ``crypto_shred``
+rules remove the sealed rows; the subject's key is destroyed when nothing else of the
+subject remains (keys are per subject, not per record).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session
+
+from integritet.access import Actor
+from integritet.audit import AuditEvent
+from integritet.manifest.model import Manifest, RetentionAction, RetentionRule
+from integritet.retention import rules
+from integritet.retention.logs import Limit
+from integritet.retention.tables import AggregateRow, WarningRow
+from integritet.vault import Vault
+from integritet.vault.tables import EventRow, RecordRow, SubjectRow
+
+ACTOR = Actor.system("retention")
+BATCH = 1000
+
+
+@dataclass
+class RuleReport:
+    """One rule on one category: what is due, held, done. Counts and dates only."""
+
+    rule: str
+    category: str
+    action: str
+    anchor: str
+    due: int = 0
+    held: int = 0
+    restricted: int = 0
+    subjects: int = 0
+    oldest: datetime | None = None
+    done: int = 0
+
+    def see(self, anchor_at: datetime | None) -> None:
+        if anchor_at is not None and (self.oldest is None or anchor_at < self.oldest):
+            self.oldest = anchor_at
+
+
+@dataclass
+class SweepTotals:
+    reports: list[RuleReport] = field(default_factory=list)
+    erased_subjects: int = 0
+    purged_holds: int = 0
+
+
+@dataclass
+class _Candidate:
+    id: str
+    subject_id: str
+    category: str
+    created_at: datetime
+    hold_until: datetime | None
+    restricted: bool
+    anchor_at: datetime | None
+
+
+def purpose_for(manifest: Manifest, categories: list[str]) -> str:
+    """A declared purpose that uses one of ``categories`` (system actors may use any)."""
+    for purpose in manifest.purposes:
+        if set(purpose.categories) & set(categories):
+            return purpose.id
+    return manifest.purposes[0].id
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from integritet.clock import utc
+
+    return utc(value) if value is not None else None
+
+
+def candidates(
+    vault: Vault, rule: RetentionRule, now: datetime, batch: int | None = None
+) -> Iterator[list[_Candidate]]:
+    """Records of the rule's categories that may be due (a cheap SQL pre-filter)."""
+    size = batch or BATCH
+    bound = Limit(rule.duration, now).never
+    base = (
+        select(
+            RecordRow.id,
+            RecordRow.subject_id,
+            RecordRow.category,
+            RecordRow.created_at,
+            RecordRow.hold_until,
+            SubjectRow.restricted,
+        )
+        .join(SubjectRow, SubjectRow.id == RecordRow.subject_id)
+        .where(RecordRow.category.in_(rule.categories), SubjectRow.erased_at.is_(None))
+    )
+    if rules.record_level(rule):
+        query = base.add_columns(RecordRow.created_at).where(RecordRow.created_at <= bound)
+    else:
+        event = rules.event_name(rule.anchor, rule.event)
+        query = base.add_columns(EventRow.at).join(
+            EventRow,
+            and_(EventRow.subject_id == RecordRow.subject_id, EventRow.event == event),
+        )
+        query = query.where(EventRow.at <= bound)
+    after = ""
+    while True:
+        with Session(vault.engine) as s:
+            rows = s.execute(query.where(RecordRow.id > after).order_by(RecordRow.id).limit(size))
+            found = [
+                _Candidate(r[0], r[1], r[2], r[3], _aware(r[4]), bool(r[5]), _aware(r[6]))
+                for r in rows
+            ]
+        if not found:
+            return
+        yield found
+        after = found[-1].id
+
+
+def events_of(vault: Vault, subject_ids: set[str]) -> dict[str, dict[str, datetime]]:
+    out: dict[str, dict[str, datetime]] = {sid: {} for sid in subject_ids}
+    with Session(vault.engine) as s:
+        for row in s.scalars(select(EventRow).where(EventRow.subject_id.in_(subject_ids))):
+            from integritet.clock import utc
+
+            out[row.subject_id][row.event] = utc(row.at)
+    return out
+
+
+def sweep_rule(
+    vault: Vault,
+    rule: RetentionRule,
+    now: datetime,
+    *,
+    dry_run: bool,
+    totals: SweepTotals,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Find and (unless ``dry_run``) remove what ``rule`` wants gone."""
+    reports = {
+        c: RuleReport(rule.id, c, rule.action.value, rule.anchor.value) for c in rule.categories
+    }
+    totals.reports.extend(reports.values())
+    seen_subjects: dict[str, set[str]] = {c: set() for c in rule.categories}
+    for batch in candidates(vault, rule, now):
+        needs_events = any(rules.holds_for(vault.manifest, rule, c.category) for c in batch)
+        events = events_of(vault, {c.subject_id for c in batch}) if needs_events else {}
+        due: list[_Candidate] = []
+        for cand in batch:
+            verdict = _verdict(vault.manifest, rule, cand, events.get(cand.subject_id, {}), now)
+            report = reports[cand.category]
+            if verdict == rules.Verdict.held:
+                report.held += 1
+            elif verdict == rules.Verdict.due and cand.restricted:
+                report.restricted += 1
+            elif verdict == rules.Verdict.due:
+                report.due += 1
+                report.see(cand.anchor_at)
+                due.append(cand)
+                if len(seen_subjects[cand.category]) < 1_000_000:
+                    seen_subjects[cand.category].add(cand.subject_id)
+        if due and not dry_run:
+            removed = remove_batch(vault, rule, due, now)
+            for category, count in removed.items():
+                reports[category].done += count
+            totals.erased_subjects += erase_emptied(vault, {c.subject_id for c in due}, now)
+        if progress is not None:
+            progress(len(batch))
+    for category, subjects in seen_subjects.items():
+        reports[category].subjects = len(subjects)
+
+
+def _verdict(
+    manifest: Manifest,
+    rule: RetentionRule,
+    cand: _Candidate,
+    events: dict[str, datetime],
+    now: datetime,
+) -> rules.Verdict:
+    if not rules.record_level(rule) and cand.anchor_at is not None:
+        events = {**events, rules.event_name(rule.anchor, rule.event): cand.anchor_at}
+    decision = rules.decide(
+        manifest, rule, cand.category, cand.created_at, events, now, cand.hold_until
+    )
+    if rules.record_level(rule):
+        cand.anchor_at = decision.anchor_at
+    return decision.verdict
+
+
+def remove_batch(
+    vault: Vault, rule: RetentionRule, due: list[_Candidate], now: datetime
+) -> Counter[str]:
+    """Delete one batch (aggregates first for ``anonymise``) in one audited transaction."""
+    regions = _regions(vault, rule, due) if "count_per_region" in rule.aggregates else {}
+    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
+    removed: Counter[str] = Counter()
+    with vault.tx() as s:
+        by_category: dict[str, list[_Candidate]] = {}
+        for cand in due:
+            by_category.setdefault(cand.category, []).append(cand)
+        for category, items in by_category.items():
+            ids = [c.id for c in items]
+            gone = set(
+                s.scalars(
+                    select(RecordRow.id).where(RecordRow.id.in_(ids), ~held).with_for_update()
+                )
+            )
+            if rule.action == RetentionAction.anonymise:
+                kept = [c for c in items if c.id in gone]
+                add_aggregates(s, rule, category, kept, regions)
+            if gone:
+                s.execute(delete(RecordRow).where(RecordRow.id.in_(gone)))
+            removed[category] = len(gone)
+            vault.audit.append(
+                s,
+                AuditEvent(
+                    actor=ACTOR.label,
+                    action=f"retention.{rule.action.value}",
+                    outcome="done",
+                    detail={
+                        "rule": rule.id,
+                        "category": category,
+                        "records": len(gone),
+                        "subjects": len({c.subject_id for c in items if c.id in gone}),
+                    },
+                ),
+            )
+    return removed
+
+
+def _regions(vault: Vault, rule: RetentionRule, due: list[_Candidate]) -> dict[str, str]:
+    """Region of each record: its ``region``/``country``/``city`` field, else where it is
+    stored (the manifest's storage location for the category), else ``unknown``."""
+    manifest = vault.manifest
+    out: dict[str, str] = {}
+    wanted = {c.id for c in due}
+    for subject_id in sorted({c.subject_id for c in due}):
+        cats = sorted({c.category for c in due if c.subject_id == subject_id})
+        for category in cats:
+            purpose = purpose_for(manifest, [category])
+            for record in vault.records(ACTOR, purpose, subject_id, category):
+                if record.id in wanted:
+                    out[record.id] = _region_of(manifest, category, record.fields)
+    return out
+
+
+def _region_of(manifest: Manifest, category: str, fields: dict[str, Any]) -> str:
+    for key in ("region", "country", "city"):
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:64]
+    for location in manifest.storage.locations:
+        if not location.categories or category in location.categories:
+            return location.region or location.country
+    return "unknown"
+
+
+def add_aggregates(
+    s: Session,
+    rule: RetentionRule,
+    category: str,
+    items: list[_Candidate],
+    regions: dict[str, str],
+) -> None:
+    """Count the records about to go into the aggregates the rule asks for."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for cand in items:
+        if "count_per_month" in rule.aggregates:
+            counts[("count_per_month", cand.created_at.strftime("%Y-%m"))] += 1
+        if "count_per_region" in rule.aggregates:
+            counts[("count_per_region", regions.get(cand.id, "unknown"))] += 1
+    for (kind, bucket), count in sorted(counts.items()):
+        row = s.scalar(
+            select(AggregateRow)
+            .where(
+                AggregateRow.rule_id == rule.id,
+                AggregateRow.category == category,
+                AggregateRow.kind == kind,
+                AggregateRow.bucket == bucket,
+            )
+            .with_for_update()
+        )
+        if row is None:
+            s.add(
+                AggregateRow(
+                    rule_id=rule.id, category=category, kind=kind, bucket=bucket, count=count
+                )
+            )
+            s.flush()
+        else:
+            row.count += count
+
+
+def live_records(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
+    """Subjects (of ``subject_ids``) that still have a record not under a hold."""
+    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
+    return set(
+        s.scalars(
+            select(RecordRow.subject_id)
+            .where(RecordRow.subject_id.in_(subject_ids), ~held)
+            .group_by(RecordRow.subject_id)
+        )
+    )
+
+
+def erase_emptied(vault: Vault, subject_ids: set[str], now: datetime) -> int:
+    """Erase the subjects that have nothing left but held records; returns how many."""
+    with Session(vault.engine) as s:
+        live = live_records(s, subject_ids, now)
+        empty = set(
+            s.scalars(
+                select(SubjectRow.id).where(
+                    SubjectRow.id.in_(subject_ids - live),
+                    SubjectRow.erased_at.is_(None),
+                    SubjectRow.restricted.is_(False),
+                )
+            )
+        )
+    purpose = purpose_for(vault.manifest, [c.id for c in vault.manifest.categories])
+    for subject_id in sorted(empty):
+        vault.erase(ACTOR, purpose, subject_id)
+        with vault.tx() as s:
+            s.execute(delete(WarningRow).where(WarningRow.subject_id == subject_id))
+    return len(empty)
+
+
+def subjects_to_erase_by_event(
+    vault: Vault, rule: RetentionRule, now: datetime, *, dry_run: bool
+) -> int:
+    """Subjects due under an event rule that hold nothing else (e.g. only identities)."""
+    if rules.record_level(rule):
+        return 0
+    event = rules.event_name(rule.anchor, rule.event)
+    bound = Limit(rule.duration, now).never
+    count = 0
+    for ids in vault.subjects_with_event_before(event, bound, batch=BATCH):
+        due = {sid for sid, at in _event_times(vault, ids, event).items()
+               if rule.duration.after(at) <= now}  # fmt: skip
+        if not due:
+            continue
+        with Session(vault.engine) as s:
+            held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
+            others = select(RecordRow.subject_id).where(
+                RecordRow.subject_id.in_(due), RecordRow.category.not_in(rule.categories), ~held
+            )
+            blocked = live_records(s, due, now) if not dry_run else set(s.scalars(others))
+        candidates_ = due - blocked
+        count += len(candidates_) if dry_run else erase_emptied(vault, candidates_, now)
+    return count
+
+
+def _event_times(vault: Vault, ids: list[str], event: str) -> dict[str, datetime]:
+    from integritet.clock import utc
+
+    with Session(vault.engine) as s:
+        rows = s.execute(
+            select(EventRow.subject_id, EventRow.at).where(
+                EventRow.subject_id.in_(ids), EventRow.event == event
+            )
+        )
+        return {r[0]: utc(r[1]) for r in rows}
+
+
+def expired_holds(vault: Vault, now: datetime, *, dry_run: bool) -> int:
+    """Held records of erased subjects whose hold has ended: destroyed (or counted)."""
+    if not dry_run:
+        return vault.purge_expired_holds(ACTOR)
+    with Session(vault.engine) as s:
+        return int(
+            s.scalar(
+                select(func.count(RecordRow.id))
+                .join(SubjectRow, SubjectRow.id == RecordRow.subject_id)
+                .where(SubjectRow.erased_at.is_not(None), RecordRow.hold_until <= now)
+            )
+            or 0
+        )
