@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from integritet.errors import ManifestError
@@ -28,7 +28,7 @@ from integritet.manifest.schema_errors import describe_validation_error
 
 MAX_MANIFEST_BYTES = 256 * 1024
 """Larger files are refused before parsing: a real manifest is a few kilobytes."""
-MAX_NODES = 100_000
+MAX_NODES = 50_000
 """Keys, items and scalars after alias expansion (guards against alias bombs)."""
 MAX_DEPTH = 64
 
@@ -109,6 +109,23 @@ class _TooLarge(Exception):
     pass
 
 
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that leaves dates as text for pydantic to parse.
+
+    ruamel raises a bare ValueError (no position) for an impossible date such as
+    2025-13-01; as text, pydantic reports it with the key path we can locate.
+    """
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    return yaml
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -173,7 +190,7 @@ def parse_text(text: str, name: str = "policy.yaml") -> LoadResult:
     source = SourceMap()
     result = LoadResult(name, None, [], source)
     try:
-        document = YAML(typ="rt").load(text)
+        document = _yaml().load(text)
     except DuplicateKeyError as exc:
         result.problems.append(_duplicate_key_problem(exc, text, name))
         return result
@@ -244,6 +261,8 @@ _YAML_HINTS = (
     ("could not find expected ':'", "a key without ':' (or a text that needs quotes)"),
     ("end of stream", "the file ends inside a quoted text (a missing closing quote?)"),
     ("<stream end>", "the file ends inside [ ] or { } (a missing closing bracket?)"),
+    ("expected ',' or ']'", "a [ list ] is not closed before this point"),
+    ("expected ',' or '}'", "a { mapping } is not closed before this point"),
 )
 
 
@@ -278,7 +297,9 @@ def _plain(node: Any, loc: Loc, source: SourceMap, budget: list[int]) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             name = key if isinstance(key, str) else str(key)
-            source.positions[(*loc, name)] = _map_positions(node, key, loc, source)
+            key_pos, value_pos = _map_positions(node, key, loc, source)
+            # an empty value has no position of its own: point at its key
+            source.positions[(*loc, name)] = (key_pos, key_pos if value is None else value_pos)
             out[name] = _plain(value, (*loc, name), source, budget)
         return out
     if isinstance(node, list):
