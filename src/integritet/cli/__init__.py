@@ -12,6 +12,7 @@ from integritet.errors import IntegritetError
 
 # Feature modules register their commands on ``app`` when imported.
 from integritet.cli import manifest as _manifest  # noqa: F401  isort: skip
+from integritet.cli import requests as _requests  # noqa: F401  isort: skip
 from integritet.cli import publish as _publish  # noqa: F401  isort: skip
 from integritet.cli import vault as _vault  # noqa: F401  isort: skip
 from integritet.cli import pii as _pii  # noqa: F401  isort: skip

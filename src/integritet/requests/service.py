@@ -82,6 +82,14 @@ class Requests:
         self.runner = Runner(ctx, self.lifecycle, fault)
         self.suppressions = Suppressions(ctx.engine, ctx.keys, ctx.clock)
 
+    def close(self) -> None:
+        """Close the database connections (the engine's pool and the connectors')."""
+        for connector in self.ctx.connectors.values():
+            engine = getattr(connector, "engine", None)
+            if engine is not None:
+                engine.dispose()
+        self.ctx.engine.dispose()
+
     # ------------------------------------------------------------ intake
     def new(
         self,
@@ -291,12 +299,13 @@ def open_requests(
     connectors: Mapping[str, Connector] | None = None,
     consent: ConsentLedger | None = None,
     fault: FaultHook | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Requests:
     """Open the request engine on the vault's database (created on first use)."""
     from integritet.vault import open_vault
 
     clock = clock or SystemClock()
-    real = open_vault(settings, manifest, clock) if vault is None else None
+    real = open_vault(settings, manifest, clock, notify=notify) if vault is None else None
     engine = real.engine if real is not None else getattr(vault, "engine")  # noqa: B009
     audit_log: AuditLog = real.audit if real is not None else getattr(vault, "audit")  # noqa: B009
     if not inspect(engine).has_table("dsr_request"):
