@@ -523,6 +523,10 @@ class DatasetReference(Strict):
     column: str
     table: str
     to: str = "id"
+    # Whose rows follow whose: "children" (default) collects this table's rows that point to
+    # the person's rows in ``table``; "parent" also collects the ``table`` row a person's row
+    # points to (e.g. their own address row); "both" does both; "none" only orders erasure.
+    follow: Literal["children", "parent", "both", "none"] = "children"
 
 
 class DatasetColumn(Strict):
