@@ -75,3 +75,35 @@ def has_positive(kind: str, text: str, start: int) -> bool:
 def has_negative(kind: str, text: str, start: int, size: int = 24) -> bool:
     pattern = NEGATIVE.get(kind)
     return pattern is not None and pattern.search(window(text, start, size)) is not None
+
+
+_WORD_END = re.compile(r"\w*")
+
+
+def _last_end(pattern: re.Pattern[str] | None, window_text: str, whole_word: bool = False) -> int:
+    """Where the last match ends (with ``whole_word``: where its word ends), or -1."""
+    if pattern is None:
+        return -1
+    end = -1
+    for m in pattern.finditer(window_text):
+        end = m.end()
+    if whole_word and end >= 0:
+        tail = _WORD_END.match(window_text, end)
+        end = tail.end() if tail else end
+    return end
+
+
+def polarity(kind: str, text: str, start: int, negative: str = "NUMBER") -> int:
+    """+1 when the nearest context word before ``start`` is positive, -1 negative, 0 none.
+
+    A negative stem counts to the end of its word, so "serienummer" is negative even
+    though it ends in the positive "nummer".
+    """
+    win = window(text, start)
+    pos = _last_end(POSITIVE.get(kind), win)
+    neg = _last_end(NEGATIVE.get(negative), win[-24:], whole_word=True)
+    if neg >= 0:
+        neg += len(win) - len(win[-24:])
+    if pos < 0 and neg < 0:
+        return 0
+    return 1 if pos > neg else -1

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 
 from integritet.pii import validators
-from integritet.pii.context import BOOST, PENALTY, has_negative, has_positive
+from integritet.pii.context import BOOST, PENALTY, has_negative, has_positive, polarity
 
 Candidate = tuple[str, int, int, float]
 Detector = Callable[[str, list[Candidate]], None]
@@ -67,9 +67,11 @@ BOX_RE = re.compile(rf"\b(?:Box|Postbox) \d{{1,5}},? (?:SE-)?\d{{3}} ?\d{{2}},? 
 
 
 def _score(kind: str, base: float, text: str, start: int, boost: float = BOOST) -> float:
-    if has_positive(kind, text, start):
+    """``base`` raised or lowered by the nearest context word before ``start``."""
+    side = polarity(kind, text, start)
+    if side > 0:
         return min(1.0, base + boost)
-    if has_negative("NUMBER", text, start):
+    if side < 0:
         return max(0.0, base - PENALTY)
     return base
 
