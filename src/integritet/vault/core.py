@@ -11,6 +11,7 @@ Unwrapped keys live only for the duration of one call. Erasure and replay are in
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -69,6 +70,14 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+_ID = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+
+def shown(name: str) -> str:
+    """``name`` quoted when it looks like an id; otherwise a placeholder (it may be data)."""
+    return repr(name) if _ID.match(name) else "(a name that is not an id)"
+
+
 class VaultCore:
     """Plumbing, subjects, identities, restriction and events; see :class:`Vault`."""
 
@@ -90,6 +99,10 @@ class VaultCore:
         self._index_key: bytes | None = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

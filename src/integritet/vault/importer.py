@@ -32,7 +32,7 @@ from integritet.errors import DuplicateSubject, IntegritetError, VaultError
 from integritet.manifest import Manifest
 from integritet.manifest.model import Anchor
 from integritet.vault import faults
-from integritet.vault.core import IDENTITY_KINDS, new_id
+from integritet.vault.core import IDENTITY_KINDS, new_id, shown
 from integritet.vault.store import Vault
 from integritet.vault.tables import CustomerRow, EventRow, IdentityRow, SubjectRow
 
@@ -124,7 +124,7 @@ class Importer:
             raise VaultError(row["\x00error"])
         unknown = sorted(k for k, v in row.items() if k not in self.columns and v.strip())
         if unknown:
-            raise VaultError(f"unknown column {unknown[0]!r}")
+            raise VaultError(f"unknown column {shown(unknown[0])}")
         identities = {k: row[k].strip() for k in IDENTITY_KINDS if row.get(k, "").strip()}
         if not identities:
             raise VaultError("no identity column (email, phone, personnummer...) has a value")

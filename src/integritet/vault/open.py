@@ -73,9 +73,15 @@ def open_vault(
 ) -> Vault:
     """Open (and on first use create) the vault described by ``settings``."""
     clock = clock or SystemClock()
+    owned = engine is None
     engine = engine or vault_engine(settings, notify)
-    ring = keyring_for(settings, engine, notify)
-    audit = AuditLog(engine, settings.home / SIGNING_KEY_NAME, clock, notify=notify)
-    vault = Vault(engine, manifest, ring, audit, clock, settings.home / LEDGER_NAME)
-    vault.index_key()  # fails fast with KeyUnavailable when the KEK is wrong
+    try:
+        ring = keyring_for(settings, engine, notify)
+        audit = AuditLog(engine, settings.home / SIGNING_KEY_NAME, clock, notify=notify)
+        vault = Vault(engine, manifest, ring, audit, clock, settings.home / LEDGER_NAME)
+        vault.index_key()  # fails fast with KeyUnavailable when the KEK is wrong
+    except BaseException:
+        if owned:
+            engine.dispose()
+        raise
     return vault

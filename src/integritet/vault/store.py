@@ -22,7 +22,7 @@ from integritet.access import Actor, check
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
 from integritet.vault import crypto
-from integritet.vault.core import Record, new_id
+from integritet.vault.core import Record, new_id, shown
 from integritet.vault.erasure import ErasureMixin
 from integritet.vault.tables import EventRow, KeyRow, RecordRow, SubjectRow
 
@@ -278,7 +278,7 @@ def _check_fields(spec: Category, fields: Mapping[str, Any]) -> None:
     unknown = sorted(set(fields) - known)
     if unknown:
         raise VaultError(
-            f"category {spec.id!r} has no field {unknown[0]!r}; fields: {sorted(known)}"
+            f"category {spec.id!r} has no field {shown(unknown[0])}; fields: {sorted(known)}"
         )
 
 
