@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from integritet.access import Actor
 from integritet.cli.app import app
@@ -134,19 +133,15 @@ def subjects_show(
         return
     for kind, value in data["identities"].items():
         out.print(f"  {kind}: {value}", markup=False)
-    table = Table("category", "record", "fields", "source", "created", "policy", "hold until")
     for r in data["records"]:
-        fields = ", ".join(f"{k}={v}" for k, v in r["fields"].items())
-        table.add_row(
-            r["category"],
-            r["id"][:8],
-            fields,
-            r["source"],
-            r["created_at"],
-            r["policy_version"],
-            r["hold_until"] or "",
+        hold = f", held until {r['hold_until'][:10]}" if r["hold_until"] else ""
+        out.print(
+            f"  {r['category']} {r['id'][:8]} ({r['source']}, {r['created_at'][:10]}, "
+            f"policy {r['policy_version']}{hold})",
+            markup=False,
         )
-    out.print(table)
+        for key, value in r["fields"].items():
+            out.print(f"    {key}: {value}", markup=False)
     for name, at in data["events"].items():
         out.print(f"  event {name}: {at}")
 
