@@ -240,27 +240,39 @@ class AuditLog:
 
     # -- verifying and exporting ----------------------------------------------
 
-    def verify(self, checkpoint: Path | None = None, *, batch: int = 50_000) -> VerifyResult:
+    def verify(
+        self,
+        checkpoint: Path | None = None,
+        *,
+        batch: int = 50_000,
+        progress: Callable[[int], None] | None = None,
+    ) -> VerifyResult:
         """Walk the whole chain and every signed checkpoint; name the first bad position.
 
         ``checkpoint`` is an exported checkpoint file, so truncation is caught even when
-        the attacker also deleted the checkpoints in the database.
+        the attacker also deleted the checkpoints in the database. ``progress`` is called
+        with the number of rows checked in each batch.
         """
         signed = self.checkpoints()
-        if checkpoint is not None:
-            signed.append(Checkpoint.read(checkpoint))
+        if checkpoint is not None and (exported := Checkpoint.read(checkpoint)) not in signed:
+            signed.append(exported)
         trusted = self.public_key() if signed else None
+        expected: dict[int, str] = {}
         for cp in signed:
             if trusted is None or not cp.signed_by(trusted):
                 return _checked(
                     self.head(), len(signed), cp.position, "checkpoint signature invalid"
                 )
-        walker = ChainWalker({cp.position: cp.hash for cp in signed})
+            if expected.setdefault(cp.position, cp.hash) != cp.hash:
+                return _checked(self.head(), len(signed), cp.position, "conflicting checkpoints")
+        walker = ChainWalker(expected)
         raw = self.engine.raw_connection()
         try:
             for rows in _stream(raw, batch):
                 if not walker.feed(rows):
                     break
+                if progress is not None:
+                    progress(len(rows))
         finally:
             raw.close()
         return walker.result(len(signed))

@@ -16,6 +16,7 @@ from integritet.cli import requests as _requests  # noqa: F401  isort: skip
 from integritet.cli import publish as _publish  # noqa: F401  isort: skip
 from integritet.cli import vault as _vault  # noqa: F401  isort: skip
 from integritet.cli import pii as _pii  # noqa: F401  isort: skip
+from integritet.cli import audit as _audit  # noqa: F401  isort: skip
 from integritet.cli import retention as _retention  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
