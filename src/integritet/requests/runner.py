@@ -25,6 +25,7 @@ from integritet.requests.context import Context
 from integritet.requests.lifecycle import Kind, Lifecycle, Status
 from integritet.requests.models import RequestRow, StepRow
 from integritet.requests.people import live_identities, snapshot
+from integritet.vault import faults
 
 Handler = Callable[[Context, Lifecycle, str], dict[str, Any]]
 FaultHook = Callable[[str], None]
@@ -85,12 +86,23 @@ def _handler(name: str) -> Handler:
 
 
 class Runner:
-    """Runs the pending work of requests. ``fault`` is a test hook called at each boundary."""
+    """Runs the pending work of requests.
+
+    At each persisted boundary it calls :func:`integritet.vault.faults.point` with
+    ``request.planned``, ``request.before:<step>``, ``request.ran:<step>``,
+    ``request.after:<step>``, ``request.waiting`` and ``request.told``, so tests (or
+    ``INTEGRITET_FAILPOINT``) can crash it exactly there."""
 
     def __init__(self, ctx: Context, lifecycle: Lifecycle, fault: FaultHook | None = None) -> None:
         self.ctx = ctx
         self.lc = lifecycle
-        self.fault = fault or (lambda _point: None)
+        self._hook = fault
+
+    def fault(self, point: str) -> None:
+        """A persisted boundary: ``request.<point>`` in :mod:`integritet.vault.faults`."""
+        faults.point(f"request.{point}")
+        if self._hook is not None:
+            self._hook(point)
 
     def runnable(self) -> list[str]:
         """Ids of requests that ``process`` would move on now."""
