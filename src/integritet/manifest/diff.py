@@ -10,7 +10,7 @@ material change touches, so re-consent and notices go only to the people concern
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from integritet.manifest.model import (
@@ -305,7 +305,12 @@ def _recipients(old: Manifest, new: Manifest) -> Iterable[Change]:
     for r in removed:
         yield _change("recipients", r.id, "a recipient no longer receives data", False, "removed")
     for a, b in both:
-        yield from _recipient_changes(a, b)
+        for change in _recipient_changes(a, b):
+            if change.material and b.consent_purpose:
+                # data shared on consent now flows differently: that consent must be asked again
+                cps = tuple(sorted({*change.consent_purposes, b.consent_purpose}))
+                change = replace(change, consent_purposes=cps)
+            yield change
 
 
 def _recipient_changes(a: Recipient, b: Recipient) -> Iterable[Change]:
