@@ -1,4 +1,4 @@
-"""The accuracy goals, asserted on the held-out part of the labelled corpus (so regressions fail CI)."""
+"""The accuracy goals, asserted on the held-out corpus split (regressions fail CI)."""
 
 from __future__ import annotations
 
