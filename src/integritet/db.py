@@ -65,6 +65,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 MODEL_MODULES: tuple[str, ...] = (
     "integritet.audit",
     "integritet.vault.tables",
+    "integritet.consent.ledger",
+    "integritet.consent.publish",
     "integritet.requests.models",
     "integritet.retention.tables",
 )

@@ -1,4 +1,4 @@
-"""Consent ledger, derived current state, re-consent markers.
+"""Consent ledger, derived current state, re-consent markers, policy versions and notices.
 
 Revision ID: 0006_consent
 Revises: 0000_base
@@ -55,7 +55,35 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "policy_versions",
+        sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("effective", sa.String(10), nullable=False),
+        sa.Column("manifest_sha256", sa.String(64), nullable=False),
+        sa.Column("manifest_json", sa.Text(), nullable=False),
+        sa.Column("html_sv", sa.Text(), nullable=False),
+        sa.Column("html_en", sa.Text(), nullable=False),
+        sa.Column("material", sa.Boolean(), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_policy_versions"),
+        sa.UniqueConstraint("version", name="uq_policy_versions_version"),
+    )
+    op.create_table(
+        "policy_notices",
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("subject_id", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("message_id", sa.String(255), nullable=True),
+        sa.PrimaryKeyConstraint("version", "subject_id", name="pk_policy_notices"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("policy_notices")
+    op.drop_table("policy_versions")
     op.drop_table("consent_reconsent")
     op.drop_index("ix_consent_current_purpose", table_name="consent_current")
     op.drop_table("consent_current")
