@@ -308,8 +308,8 @@ def _recipients(old: Manifest, new: Manifest) -> Iterable[Change]:
         for change in _recipient_changes(a, b):
             if change.material and b.consent_purpose:
                 # data shared on consent now flows differently: that consent must be asked again
-                cps = tuple(sorted({*change.consent_purposes, b.consent_purpose}))
-                change = replace(change, consent_purposes=cps)
+                again = tuple(sorted({*change.consent_purposes, b.consent_purpose}))
+                change = replace(change, consent_purposes=again)
             yield change
 
 
