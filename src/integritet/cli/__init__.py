@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-import click
+import typer
+from typer.exceptions import TyperException
 
 from integritet.cli.app import app
 from integritet.errors import IntegritetError
@@ -18,6 +19,8 @@ from integritet.cli import vault as _vault  # noqa: F401  isort: skip
 from integritet.cli import pii as _pii  # noqa: F401  isort: skip
 from integritet.cli import audit as _audit  # noqa: F401  isort: skip
 from integritet.cli import retention as _retention  # noqa: F401  isort: skip
+from integritet.cli import consent as _consent  # noqa: F401  isort: skip
+from integritet.cli import server as _server  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
@@ -30,23 +33,27 @@ def main() -> None:
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except IntegritetError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        typer.echo(f"error: {exc.message}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
         sys.exit(130)
+    except TyperException as exc:  # usage errors and bad parameters (typer's own click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # never a traceback; the type only, never a message with data
         if os.environ.get("INTEGRITET_DEBUG"):
             raise
-        click.echo(
+        typer.echo(
             f"internal error ({type(exc).__name__}); set INTEGRITET_DEBUG=1 for details",
             err=True,
         )
