@@ -52,15 +52,15 @@ def test_first_publish_then_idempotent_then_conflict(
     engine: Engine, loggamera: Manifest, clock: FixedClock
 ) -> None:
     pub = PolicyPublisher(engine, ConsentLedger(engine, loggamera, clock=clock), clock)
-    first = pub.publish(loggamera, lambda cats: ["s1"])
+    first = pub.publish(loggamera, lambda cats, cps: ["s1"])
     assert not first.material and not first.already_published and first.notices_queued == 0
-    again = pub.publish(loggamera, lambda cats: ["s1"])
+    again = pub.publish(loggamera, lambda cats, cps: ["s1"])
     assert again.already_published
     changed = loggamera.model_copy(
         update={"controller": loggamera.controller.model_copy(update={"email": "x@y.se"})}
     )
     with pytest.raises(ConsentError, match=r"raise policy\.version"):
-        pub.publish(changed, lambda cats: [])
+        pub.publish(changed, lambda cats, cps: [])
     stored = pub.latest()
     assert stored is not None and "<html" in stored.html_sv and 'lang="sv"' in stored.html_sv
 
@@ -69,10 +69,10 @@ def test_non_material_change_is_published_without_notices(
     engine: Engine, loggamera: Manifest, clock: FixedClock
 ) -> None:
     pub = PolicyPublisher(engine, ConsentLedger(engine, loggamera, clock=clock), clock)
-    pub.publish(loggamera, lambda cats: ["s1"])
+    pub.publish(loggamera, lambda cats, cps: ["s1"])
     clock.advance(timedelta(days=30))
     contact = loggamera.controller.model_copy(update={"phone": "040-123 45 67"})
-    result = pub.publish(bumped(loggamera, "2024.2", controller=contact), lambda cats: ["s1"])
+    result = pub.publish(bumped(loggamera, "2024.2", controller=contact), lambda cats, cps: ["s1"])
     assert not result.material and result.notices_queued == 0  # L12: published with its date
     assert [v.version for v in pub.versions()] == [loggamera.policy.version, "2024.2"]
     assert pub.version_in_force(clock.now() - timedelta(days=1)).version == loggamera.policy.version  # type: ignore[union-attr]
@@ -83,7 +83,7 @@ def test_material_change_requires_reconsent_and_notifies_once_across_a_crash(
 ) -> None:
     ledger = ConsentLedger(engine, loggamera, clock=clock)
     pub = PolicyPublisher(engine, ledger, clock)
-    pub.publish(loggamera, lambda cats: [])
+    pub.publish(loggamera, lambda cats, cps: [])
     ledger.record(
         "s1", "newsletter", "email", ConsentState.given, Evidence(ConsentSource.portal, "2024.1")
     )
@@ -99,7 +99,7 @@ def test_material_change_requires_reconsent_and_notifies_once_across_a_crash(
             ]
         }
     )
-    result = pub.publish(newer, lambda cats: ["s1", "s2", "s3"])
+    result = pub.publish(newer, lambda cats, cps: ["s1", "s2", "s3"])
     assert result.material and result.notices_queued == 3
     assert "newsletter" in result.reconsent_purposes
     decision = ledger.may_contact("s1", "newsletter", "email")

@@ -75,6 +75,7 @@ class NoticeRun:
 
 
 Send = Callable[[str, str], str]  # (subject_id, version) -> message id
+Affected = Callable[[list[str], list[str]], Iterable[str]]  # (categories, consent purposes)
 
 
 def manifest_digest(manifest: Manifest) -> str:
@@ -106,14 +107,12 @@ class PolicyPublisher:
                 found = v
         return found
 
-    def publish(
-        self, manifest: Manifest, affected_subjects: Callable[[list[str]], Iterable[str]]
-    ) -> PublishResult:
+    def publish(self, manifest: Manifest, affected_subjects: Affected) -> PublishResult:
         """Publish ``manifest`` as a new version.
 
-        ``affected_subjects(categories)`` yields the subjects holding data in any
-        of ``categories`` or a consent to an affected purpose; they get a notice
-        when the change is material.
+        ``affected_subjects(categories, consent_purposes)`` yields the subjects
+        holding data in any of ``categories`` or a consent to one of the
+        purposes; they get a notice when the change is material.
         """
         from integritet.manifest.diff import diff
         from integritet.manifest.render import render
@@ -157,7 +156,7 @@ class PolicyPublisher:
         if material:
             result.reconsent_purposes = purposes
             self.ledger.require_reconsent(purposes, version)
-            result.notices_queued = self._queue(version, affected_subjects(categories))
+            result.notices_queued = self._queue(version, affected_subjects(categories, purposes))
         return result
 
     def _queue(self, version: str, subjects: Iterable[str]) -> int:

@@ -1,0 +1,21 @@
+"""Health and version."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from integritet import __version__
+
+router = APIRouter(tags=["system"])
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
+    """Liveness: the server answers."""
+    return Health(status="ok", version=__version__)

@@ -1,0 +1,84 @@
+"""The consent ledger wired to a vault: restriction, objections and customers from their owners.
+
+Kept apart from ``integritet.consent`` so the ledger itself imports neither the vault
+nor the request engine (which imports the ledger).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from integritet.clock import Clock
+from integritet.consent.ledger import ConsentLedger, ConsentState
+from integritet.consent.links import UnsubscribeLinks
+from integritet.consent.publish import Affected
+from integritet.db import upgrade
+from integritet.manifest import Manifest
+from integritet.settings import Settings
+from integritet.vault import Vault
+from integritet.vault.tables import RecordRow
+
+UNSUBSCRIBE_KEY = "unsubscribe.key"
+
+
+def open_consent(
+    settings: Settings, manifest: Manifest, vault: Vault, clock: Clock
+) -> ConsentLedger:
+    """The ledger on the vault's database, honouring restriction, objection and soft opt-in."""
+    from integritet.requests.keys import RequestKeys
+    from integritet.requests.object import Suppressions
+
+    if not inspect(vault.engine).has_table("consent_current"):
+        upgrade(vault.engine)
+    suppressions = Suppressions(vault.engine, RequestKeys.load_or_create(settings.home), clock)
+    return ConsentLedger(
+        vault.engine,
+        manifest,
+        clock=clock,
+        is_restricted=vault.is_restricted,
+        is_suppressed=suppressions.is_suppressed,
+        is_customer=lambda subject: vault.subject_customer(subject) is not None,
+    )
+
+
+def unsubscribe_links(settings: Settings) -> UnsubscribeLinks:
+    """The signer for one-click unsubscribe links; its key file is created (0600) on first use."""
+    return UnsubscribeLinks(_key_file(settings.home / UNSUBSCRIBE_KEY))
+
+
+def _key_file(path: Path) -> bytes:
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex())
+    return key
+
+
+def affected_subjects(vault: Vault, ledger: ConsentLedger) -> Affected:
+    """For :meth:`PolicyPublisher.publish`: who holds data in the affected categories or
+    has given one of the affected consents."""
+
+    def find(categories: list[str], purposes: list[str]) -> set[str]:
+        found: set[str] = set()
+        if categories:
+            with Session(vault.engine) as session:
+                found.update(
+                    session.scalars(
+                        select(RecordRow.subject_id)
+                        .where(RecordRow.category.in_(categories))
+                        .distinct()
+                    )
+                )
+        for purpose in purposes:
+            found.update(ledger.subjects_with(purpose, ConsentState.given))
+        return found
+
+    return find
