@@ -18,7 +18,9 @@ from importlib.resources import files
 
 from integritet.pii.detectors import Candidate
 
-TOKEN_RE = re.compile(r"[A-ZÅÄÖÉÜØÆ][a-zåäöéüøæáíóúñçèëï]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?")
+TOKEN_RE = re.compile(
+    r"(?<![\w-])[A-ZÅÄÖÉÜØÆ][a-zåäöéüøæáíóúñçèëï]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?(?!\w)"
+)
 
 SURNAME_SUFFIXES = (
     "sson", "son", "sen", "berg", "ström", "strom", "qvist", "kvist", "lund", "gren", "din",
