@@ -69,6 +69,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "integritet.consent.publish",
     "integritet.requests.models",
     "integritet.retention.tables",
+    "integritet.connectors.outbox",
 )
 
 
