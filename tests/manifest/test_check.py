@@ -178,7 +178,7 @@ def test_policy_defaults_to_option_env_and_cwd(
     assert run_cli("init").exit_code == 0
     result = run_cli("check")
     assert result.exit_code == 0
-    assert result.stdout.startswith("policy.yaml: ok: 0 errors, 0 warnings, 0 notes")
+    assert result.stdout.startswith("policy.yaml: ok: 0 errors, 0 warnings, 0 info")
 
 
 def test_installed_entry_point_reports_without_traceback() -> None:

@@ -19,7 +19,7 @@ def test_init_writes_a_manifest_that_passes_check(tmp_path: Path, run_cli: Any) 
     assert written.read_text(encoding="utf-8") == starter_text()
     checked = run_cli("check", str(written))
     assert checked.exit_code == 0
-    assert checked.stdout.strip() == f"{written}: ok: 0 errors, 0 warnings, 0 notes"
+    assert checked.stdout.strip() == f"{written}: ok: 0 errors, 0 warnings, 0 info"
 
 
 def test_starter_is_commented_for_every_section() -> None:

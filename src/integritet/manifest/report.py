@@ -151,7 +151,6 @@ def to_sarif(report: CheckReport, version: str) -> dict[str, Any]:
     driver = {
         "name": "integritet",
         "version": version,
-        "informationUri": "https://github.com/integritet/integritet",
         "rules": rules,
     }
     return {
@@ -161,8 +160,8 @@ def to_sarif(report: CheckReport, version: str) -> dict[str, Any]:
     }
 
 
-_NOUN = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
+_NOUN = {Severity.error: "error", Severity.warning: "warning", Severity.info: "info"}
 
 
 def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return f"{n} {noun}" if n == 1 or noun == "info" else f"{n} {noun}s"
