@@ -1,0 +1,213 @@
+"""Vault benchmark: encrypted vs plaintext throughput, lookup and erasure latency at scale.
+
+    .venv/bin/python bench/vault.py --quick      # 10k vs 100k subjects (development)
+    .venv/bin/python bench/vault.py              # 10k vs 1M subjects
+
+1. Write/read throughput of records, sealed (per-subject DEK unwrapped per record, AES-256-GCM
+   with AAD) vs the same rows with JSON plaintext in the same table. Goal: >= 0.7.
+2. find-by-email (blind index) and erase-one-subject latency (median of 50, full API with
+   access check, audit event and ledger fsync) at a small and a large vault. Goal: <= 2.
+
+Runs on a temporary SQLite file (or ``--url`` for PostgreSQL). Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from integritet.access import Actor
+from integritet.clock import SystemClock
+from integritet.manifest import load_manifest
+from integritet.settings import Settings
+from integritet.vault import Vault, crypto, open_vault
+from integritet.vault.core import new_id
+from integritet.vault.tables import IdentityRow, KeyRow, RecordRow, SubjectRow
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM = Actor.system("bench")
+FIELDS = {"name": "Anna Andersson", "address": "Storgatan 1, 111 22 Stockholm"}
+
+
+def populate(vault: Vault, n: int, batch: int = 5000) -> None:
+    """Bulk-create ``n`` subjects with a DEK, an email identity and one contact record."""
+    index_key, ring, now = vault.index_key(), vault.keyring, vault.now()
+    for start in range(0, n, batch):
+        subjects, keys, idents, records = [], [], [], []
+        for i in range(start, min(n, start + batch)):
+            sid, rid, dek = new_id(), new_id(), crypto.new_key()
+            wrapped, kid = ring.wrap(dek, f"{sid}:dek")
+            email = f"user{i}@example.se"
+            subjects.append(
+                {
+                    "id": sid,
+                    "customer_id": None,
+                    "source": "person",
+                    "created_at": now,
+                    "restricted": False,
+                }
+            )
+            keys.append(
+                {
+                    "id": f"{sid}:dek",
+                    "subject_id": sid,
+                    "kind": "dek",
+                    "wrapped": wrapped,
+                    "kek_id": kid,
+                    "created_at": now,
+                }
+            )
+            idents.append(
+                {
+                    "subject_id": sid,
+                    "kind": "email",
+                    "digest": crypto.blind_index(index_key, "email", email),
+                    "sealed": crypto.seal(
+                        dek, email.encode(), crypto.identity_aad(None, sid, "email")
+                    ),
+                }
+            )
+            records.append(
+                {
+                    "id": rid,
+                    "subject_id": sid,
+                    "category": "contact",
+                    "source": "person",
+                    "key_ref": "dek",
+                    "policy_version": "1",
+                    "created_at": now,
+                    "updated_at": now,
+                    "hold_until": None,
+                    "sealed": crypto.seal_fields(
+                        dek, FIELDS, crypto.record_aad(None, sid, "contact", rid)
+                    ),
+                }
+            )
+        with Session(vault.engine) as s, s.begin():
+            for model, rows in (
+                (SubjectRow, subjects),
+                (KeyRow, keys),
+                (IdentityRow, idents),
+                (RecordRow, records),
+            ):
+                s.execute(insert(model), rows)
+        print(f"\r  populated {min(n, start + batch):>9,}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+
+
+def throughput(vault: Vault, n: int) -> dict[str, float]:
+    """Records/s written and read, sealed vs plaintext, over ``n`` new subjects."""
+    with Session(vault.engine) as s, s.begin():
+        sids = list(s.scalars(select(SubjectRow.id).limit(n)))
+    out: dict[str, float] = {}
+    for mode in ("plain", "sealed"):
+        t0 = time.perf_counter()
+        with Session(vault.engine) as s, s.begin(), s.no_autoflush:
+            spec = vault.manifest.category("contact")
+            for sid in sids:
+                if mode == "sealed":
+                    subject = s.get(SubjectRow, sid)
+                    assert subject is not None
+                    vault.insert_record(s, subject, spec, FIELDS, "person")
+                else:
+                    now = vault.now()
+                    s.add(
+                        RecordRow(
+                            id=new_id(),
+                            subject_id=sid,
+                            category="contact",
+                            source="person",
+                            key_ref="plain",
+                            policy_version="1",
+                            created_at=now,
+                            updated_at=now,
+                            sealed=json.dumps(FIELDS).encode(),
+                        )
+                    )
+        out[f"write_{mode}"] = len(sids) / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with Session(vault.engine) as s:
+            for sid in sids:
+                subject = s.get(SubjectRow, sid)
+                assert subject is not None
+                rows = s.scalars(
+                    select(RecordRow).where(
+                        RecordRow.subject_id == sid,
+                        (RecordRow.key_ref == "plain")
+                        if mode == "plain"
+                        else (RecordRow.key_ref == "dek"),
+                    )
+                ).all()
+                if mode == "sealed":
+                    vault._open(s, subject, rows)
+                else:
+                    [json.loads(r.sealed) for r in rows]
+        out[f"read_{mode}"] = len(sids) / (time.perf_counter() - t0)
+    return out
+
+
+def latencies(vault: Vault, n: int, samples: int = 50) -> tuple[float, float]:
+    """Median ms of find-by-email and of erase-one-subject."""
+    finds, erases = [], []
+    for i in range(samples):
+        email = f"user{(i * 7919) % n}@example.se"
+        t0 = time.perf_counter()
+        sid = vault.find_subject(SYSTEM, "account", "email", email)
+        finds.append(time.perf_counter() - t0)
+        assert sid is not None
+        t0 = time.perf_counter()
+        vault.erase(SYSTEM, "account", sid)
+        erases.append(time.perf_counter() - t0)
+    return statistics.median(finds) * 1000, statistics.median(erases) * 1000
+
+
+def run_size(n: int, url: str | None) -> tuple[float, float, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(home=Path(tmp), database_url=url, kek=None)
+        manifest = load_manifest(ROOT / "examples" / "loggamera" / "policy.yaml")
+        vault = open_vault(settings, manifest, SystemClock(), notify=lambda _m: None)
+        populate(vault, n)
+        find_ms, erase_ms = latencies(vault, n)
+        rates = throughput(vault, min(n, 5000))
+        vault.close()
+    return find_ms, erase_ms, rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10k vs 100k subjects")
+    parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    small, large = 10_000, 100_000 if args.quick else 1_000_000
+    f_small, e_small, rates = run_size(small, args.url)
+    f_large, e_large, _ = run_size(large, args.url)
+    w = rates["write_sealed"] / rates["write_plain"]
+    r = rates["read_sealed"] / rates["read_plain"]
+    print(
+        f"write records/s: plaintext {rates['write_plain']:,.0f}  "
+        f"encrypted {rates['write_sealed']:,.0f}  ratio {w:.2f} (goal >= 0.7)"
+    )
+    print(
+        f"read  records/s: plaintext {rates['read_plain']:,.0f}  "
+        f"encrypted {rates['read_sealed']:,.0f}  ratio {r:.2f} (goal >= 0.7)"
+    )
+    print(
+        f"find-by-email ms: {small:,}: {f_small:.2f}  {large:,}: {f_large:.2f}  "
+        f"ratio {f_large / f_small:.2f} (goal <= 2)"
+    )
+    print(
+        f"erase-subject ms: {small:,}: {e_small:.2f}  {large:,}: {e_large:.2f}  "
+        f"ratio {e_large / e_small:.2f} (goal <= 2)"
+    )
+
+
+if __name__ == "__main__":
+    main()
