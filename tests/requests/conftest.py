@@ -113,7 +113,7 @@ class RecordingOutbox:
         self.delivered |= new
         return len(new)
 
-    def is_delivered(self, delivery_id: str) -> bool:
+    def is_confirmed(self, delivery_id: str) -> bool:
         return delivery_id in self.delivered
 
 
@@ -146,7 +146,7 @@ def make_world(
     )
     vault.put_record(system, "accounting", anna, "sales", {"order": "A-1", "amount": 100}, "person")
     vault.put_record(system, "account", anna, "access_log", {"ip": "10.0.0.1", "at": "x"}, "person")
-    outbox = kwargs.pop("outbox", None) or RecordingOutbox()
+    outbox = kwargs.pop("outbox") if "outbox" in kwargs else RecordingOutbox()
     requests = open_requests(
         settings,
         manifest,
@@ -158,6 +158,12 @@ def make_world(
         **kwargs,
     )
     return World(settings, manifest, clock, vault, requests, outbox, mailbox, anna)
+
+
+@pytest.fixture(name="make_world")
+def make_world_fixture() -> Any:
+    """The world builder, for tests that need another manifest or a real outbox."""
+    return make_world
 
 
 @pytest.fixture

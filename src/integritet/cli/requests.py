@@ -9,7 +9,6 @@ and never printed back.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,11 +67,6 @@ def _open(policy: Path | None) -> Requests:
     manifest = load_policy(policy)
     mailer = _optional("integritet.mail", "Mailer", settings)
     requests = open_requests(settings, manifest, mailer=mailer, notify=err.print)
-    if requests.ctx.outbox is None:
-        outbox = importlib.util.find_spec("integritet.connectors.webhook")
-        if outbox is not None:
-            module = importlib.import_module("integritet.connectors.webhook")
-            requests.ctx.outbox = module.WebhookOutbox(requests.ctx.engine, requests.ctx.clock)
     return requests
 
 

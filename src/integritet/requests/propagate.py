@@ -5,8 +5,8 @@ recipient serving a marketing purpose) one ``dsr_recipient`` task is kept:
 
 - ``pending``: not yet told;
 - ``sent``: told (webhook queued in the outbox, email sent, or manual task opened);
-- ``confirmed``: the recipient confirmed (webhook delivered and acknowledged with 2xx,
-  or staff recorded the confirmation);
+- ``confirmed``: the recipient confirmed (the outbox reports the webhook confirmed: a
+  200/201/204 answer, a polled ``done`` or the recipient's callback; or staff recorded it);
 - ``waived``: staff recorded why this recipient cannot or need not confirm.
 
 A request completes only when no task is ``pending`` or ``sent``. The webhook
@@ -190,7 +190,7 @@ def poll(ctx: Context, request_id: str) -> int:
         if task.status not in OUTSTANDING:
             continue
         if task.method == "webhook" and task.delivery_id and ctx.outbox is not None:
-            if ctx.outbox.is_delivered(task.delivery_id):
+            if ctx.outbox.is_confirmed(task.delivery_id):
                 _settle(ctx, request_id, task.recipient_id, "confirmed", "system:outbox", None)
                 continue
         outstanding += 1

@@ -84,6 +84,9 @@ class Requests:
 
     def close(self) -> None:
         """Close the database connections (the engine's pool and the connectors')."""
+        closer = getattr(self.ctx.outbox, "close", None)
+        if closer is not None:
+            closer()
         for connector in self.ctx.connectors.values():
             engine = getattr(connector, "engine", None)
             if engine is not None:
@@ -311,6 +314,10 @@ def open_requests(
     if not inspect(engine).has_table("dsr_request"):
         upgrade(engine)
     keys = RequestKeys.load_or_create(settings.home).with_signing_key(audit_log.signing_key())
+    if outbox is None:
+        from integritet.connectors.webhook import WebhookOutbox
+
+        outbox = WebhookOutbox.for_manifest(engine, clock, manifest)
     vault_port: VaultPort | None = real if real is not None else vault
     assert vault_port is not None
     ctx = Context(
