@@ -245,3 +245,18 @@ def _tamper(engine: Engine, sql: str) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(sql))
+
+
+@pytest.mark.parametrize("nested_outcome", ["rollback", "commit"])
+def test_savepoints_inside_the_callers_transaction_keep_the_chain(
+    log: AuditLog, nested_outcome: str
+) -> None:
+    with Session(log.engine) as session, session.begin():
+        log.append(session, _event(1))
+        nested = session.begin_nested()
+        log.append(session, _event(2))
+        getattr(nested, nested_outcome)()
+        log.append(session, _event(3))
+    subjects = [e.subject for e in log.entries()]
+    assert subjects == (["s1", "s3"] if nested_outcome == "rollback" else ["s1", "s2", "s3"])
+    assert log.verify().ok

@@ -8,12 +8,24 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import BigInteger, Engine, Index, Integer, String, Text, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from integritet.audit.chain import (
@@ -67,6 +79,22 @@ class AuditCheckpointRow(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+_HEAD = (
+    select(AuditEventRow.position, AuditEventRow.hash)
+    .order_by(AuditEventRow.position.desc())
+    .limit(1)
+)
+
+
+@dataclass
+class _Hold:
+    """A transaction holding the append lock, and the chain head it last wrote."""
+
+    session: Session
+    tx: SessionTransaction
+    head: tuple[int, str] | None = None
+
+
 class AuditLog:
     """Append to, checkpoint, verify and export the audit chain in ``engine``'s database."""
 
@@ -87,7 +115,7 @@ class AuditLog:
         self.checkpoint_every = checkpoint_every
         self._notify = notify
         self._key: Ed25519PrivateKey | None = None
-        self._local = threading.local()  # (session, transaction) pairs holding the lock
+        self._local = threading.local()  # this thread's _Holds
 
     # -- keys ---------------------------------------------------------------
 
@@ -101,17 +129,19 @@ class AuditLog:
 
     # -- appending ----------------------------------------------------------
 
-    def _held(self) -> list[tuple[Session, SessionTransaction]]:
-        held: list[tuple[Session, SessionTransaction]] = getattr(self._local, "held", [])
-        held = [(s, tx) for s, tx in held if tx.is_active and s.get_transaction() is tx]
+    def _held(self) -> list[_Hold]:
+        """This thread's transactions that hold the append lock (ended ones dropped)."""
+        held: list[_Hold] = getattr(self._local, "held", [])
+        held = [h for h in held if h.tx.is_active and h.session.get_transaction() is h.tx]
         self._local.held = held
         return held
 
-    def _lock(self, session: Session) -> None:
-        """Serialise appenders until the caller's transaction ends."""
+    def _lock(self, session: Session) -> _Hold:
+        """Serialise appenders until the caller's transaction ends; the hold caches the head."""
         tx = session.get_transaction()
-        if tx is not None and any(s is session and t is tx for s, t in self._held()):
-            return  # this transaction holds the lock already
+        for hold in self._held():
+            if hold.session is session and hold.tx is tx:
+                return hold  # this transaction holds the lock already
         dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
@@ -120,34 +150,30 @@ class AuditLog:
             # other connection can append between reading the head and inserting.
             session.execute(text("DELETE FROM audit_checkpoints WHERE position < 0"))
         else:
-            session.execute(
-                select(AuditEventRow.position)
-                .order_by(AuditEventRow.position.desc())
-                .limit(1)
-                .with_for_update()
-            )
-        tx = session.get_transaction()
-        if tx is not None:
-            self._local.held = [*self._held(), (session, tx)]
+            session.execute(_HEAD.with_for_update())
+        hold = _Hold(session, session.get_transaction())  # type: ignore[arg-type]
+        self._local.held = [*self._held(), hold]
+        return hold
 
     def append(self, session: Session, event: AuditEvent) -> int:
         """Write ``event`` as the next row inside ``session``'s transaction; return its position."""
         validate_event(event)
         detail = canonical_detail(event.detail)
-        self._lock(session)
-        head = session.execute(
-            select(AuditEventRow.position, AuditEventRow.hash)
-            .order_by(AuditEventRow.position.desc())
-            .limit(1)
-        ).first()
-        position, prev = (head[0] + 1, head[1]) if head is not None else (1, GENESIS)
+        hold = self._lock(session)
+        head = hold.head
+        if head is None or session.in_nested_transaction():
+            # Re-read inside savepoints: a rolled-back savepoint may have taken rows away.
+            row = session.execute(_HEAD).first()
+            head = (row[0], row[1]) if row is not None else (0, GENESIS)
+        position, prev = head[0] + 1, head[1]
         fields = (
             position, format_at(self.clock.now()), event.actor, event.action, event.outcome,
             event.purpose, event.subject, event.customer, detail, prev,
         )  # fmt: skip
         digest = hashlib.sha256(canonical_encoding(*fields)).hexdigest()
-        session.add(AuditEventRow(**dict(zip(EXPORT_COLUMNS, fields, strict=False)), hash=digest))
-        session.flush()
+        values = dict(zip(EXPORT_COLUMNS, fields, strict=False))
+        session.execute(insert(AuditEventRow), [{**values, "hash": digest}])
+        hold.head = None if session.in_nested_transaction() else (position, digest)
         if position % self.checkpoint_every == 0:
             self._write_checkpoint(session, position, digest)
         return position
