@@ -8,13 +8,18 @@ is skipped, except under ``CI=true`` where it fails: CI must run them.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -147,3 +152,53 @@ def run_cli(
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@dataclass
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage]
+    envelopes: list[tuple[str, list[str]]]  # (MAIL FROM, RCPT TOs) per message
+
+
+class _SMTPCollector:
+    def __init__(self, server: SMTPServer) -> None:
+        self.server = server
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.server.messages.append(message)
+        self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SMTPServer]:
+    """Start aiosmtpd on a free port; point INTEGRITET_SMTP_HOST/PORT at it (plain SMTP)."""
+    from aiosmtpd.controller import Controller
+
+    server = SMTPServer("127.0.0.1", _free_port(), [], [])
+    controller = Controller(
+        _SMTPCollector(server), hostname=server.host, port=server.port, enable_SMTPUTF8=True
+    )
+    controller.start()
+    monkeypatch.setenv("INTEGRITET_SMTP_HOST", server.host)
+    monkeypatch.setenv("INTEGRITET_SMTP_PORT", str(server.port))
+    for name in ("TLS", "STARTTLS", "USER", "PASSWORD"):
+        monkeypatch.delenv(f"INTEGRITET_SMTP_{name}", raising=False)
+    try:
+        yield server
+    finally:
+        controller.stop()
