@@ -4,6 +4,7 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,8 +19,10 @@ POLICY = str(Path(__file__).resolve().parents[2] / "examples" / "loggamera" / "p
 
 
 @pytest.fixture
-def cli_home(home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def cli_home(home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, mailbox: Any) -> str:
     monkeypatch.setenv("INTEGRITET_DATABASE_URL", database_url)
+    monkeypatch.setenv("INTEGRITET_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("INTEGRITET_SMTP_PORT", str(mailbox.port))
     vault = open_vault(Settings(), load_manifest(Path(POLICY)), notify=lambda _m: None)
     system = Actor.system("test")
     subject = vault.create_subject(system, "account", {"email": "kim@example.se"})
@@ -45,6 +48,7 @@ def run_main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
 
 def test_access_request_through_the_cli(
     cli_home: str,
+    mailbox: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -58,6 +62,8 @@ def test_access_request_through_the_cli(
     assert "not verified" in capsys.readouterr().err
     run("request", "verify", rid, "--staff-note", "called back", "--staff", "eva")
     assert f"{rid}: completed" in run("request", "process", rid)
+    assert mailbox.messages[-1]["To"] == "kim@example.se"
+    assert rid in str(mailbox.messages[-1]["Subject"])
     shown = json.loads(run("request", "show", rid, "--format", "json"))
     assert shown["status"] == "completed"
     assert shown["steps"][0]["result"]["counts"] == {"contact": 1}
@@ -81,3 +87,18 @@ def test_extend_reject_and_list(cli_home: str, monkeypatch: pytest.MonkeyPatch) 
     assert [(r["id"], r["status"], r["extended"]) for r in listed] == [(rid, "rejected", True)]
     assert json.loads(run("request", "list", "--overdue", "--format", "json")) == []
     assert run_main(["request", "show", "nope"], monkeypatch) == 1
+
+
+def test_codes_through_the_cli(
+    cli_home: str, mailbox: Any, code_in: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = run("request", "new", "erasure", "--email", "kim@example.se").strip()
+    assert "verify code sent" in run("request", "send-code", rid)
+    assert run_main(["request", "confirm", rid, "--code", "000000x"], monkeypatch) == 5
+    assert f"{rid}: verified" in run(
+        "request", "confirm", rid, "--code", code_in(mailbox.messages[-1])
+    )
+    assert "confirm code sent" in run("request", "send-code", rid)
+    assert f"{rid}: confirmed" in run(
+        "request", "confirm", rid, "--code", code_in(mailbox.messages[-1])
+    )

@@ -8,13 +8,12 @@ and never printed back.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -26,7 +25,7 @@ from integritet.errors import ConfigError, OutputExists
 from integritet.requests import Kind, Requests, Status, open_requests
 from integritet.requests import access as access_right
 from integritet.requests.rectify import parse_assignments
-from integritet.settings import Settings, get_settings
+from integritet.settings import get_settings
 
 request_app = typer.Typer(help="Data-subject requests (GDPR Art. 15-21).", no_args_is_help=True)
 app.add_typer(request_app, name="request")
@@ -43,15 +42,6 @@ class ExportFormat(StrEnum):
     html = "html"
 
 
-def _optional(module: str, name: str, settings: Settings) -> Any:
-    """An optional neighbour (mailer, outbox), when its module is installed."""
-    try:
-        found = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(found, name)(settings) if hasattr(found, name) else None
-
-
 @contextmanager
 def _engine(policy: Path | None) -> Iterator[Requests]:
     """The request engine for one command; its database connections closed afterwards."""
@@ -65,8 +55,7 @@ def _engine(policy: Path | None) -> Iterator[Requests]:
 def _open(policy: Path | None) -> Requests:
     settings = get_settings()
     manifest = load_policy(policy)
-    mailer = _optional("integritet.mail", "Mailer", settings)
-    requests = open_requests(settings, manifest, mailer=mailer, notify=err.print)
+    requests = open_requests(settings, manifest, notify=err.print)
     return requests
 
 

@@ -15,10 +15,11 @@ Staff names (``staff``) are audit labels; the staff CLI takes them from ``--staf
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from integritet.clock import Clock, SystemClock
 from integritet.connectors.base import Connector
 from integritet.consent import ConsentLedger
 from integritet.db import session_factory, upgrade
-from integritet.errors import NotFound, RequestError
+from integritet.errors import RequestError
 from integritet.manifest import Manifest
 from integritet.requests import access, erase, notices, propagate, rectify, restrict
 from integritet.requests.context import Context
@@ -291,6 +292,16 @@ def dataset_connectors(
     return found
 
 
+def default_mailer(settings: Settings) -> MailerPort | None:
+    """``integritet.mail.Mailer(settings)`` when the mail module is installed, else None."""
+    try:
+        module = importlib.import_module("integritet.mail")
+    except ImportError:
+        return None
+    factory = getattr(module, "Mailer", None)
+    return None if factory is None else cast(MailerPort, factory(settings))
+
+
 def open_requests(
     settings: Settings,
     manifest: Manifest,
@@ -314,6 +325,8 @@ def open_requests(
     if not inspect(engine).has_table("dsr_request"):
         upgrade(engine)
     keys = RequestKeys.load_or_create(settings.home).with_signing_key(audit_log.signing_key())
+    if mailer is None:
+        mailer = default_mailer(settings)
     if outbox is None:
         from integritet.connectors.webhook import WebhookOutbox
 
@@ -341,7 +354,3 @@ def open_requests(
             is_suppressed=Suppressions(engine, keys, clock).is_suppressed,
         )
     return Requests(ctx, fault)
-
-
-def not_found(request_id: str) -> NotFound:
-    return NotFound(f"no request with id {request_id!r}")
