@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from integritet.audit import AuditEvent, AuditLog, Checkpoint
 from integritet.clock import FixedClock
 from integritet.db import make_engine, upgrade
+from integritet.errors import KeyUnavailable
 
 
 @pytest.fixture
@@ -260,3 +261,13 @@ def test_savepoints_inside_the_callers_transaction_keep_the_chain(
     subjects = [e.subject for e in log.entries()]
     assert subjects == (["s1", "s3"] if nested_outcome == "rollback" else ["s1", "s2", "s3"])
     assert log.verify().ok
+
+
+def test_verify_never_creates_a_signing_key(sqlite_log: AuditLog, tmp_path: Path) -> None:
+    sqlite_log.append_now(_event(1))
+    sqlite_log.checkpoint()
+    sqlite_log.signing_key_path.unlink()
+    fresh = AuditLog(sqlite_log.engine, sqlite_log.signing_key_path, notify=lambda _m: None)
+    with pytest.raises(KeyUnavailable, match="missing"):
+        fresh.verify()
+    assert not sqlite_log.signing_key_path.exists()

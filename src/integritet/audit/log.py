@@ -127,6 +127,11 @@ class AuditLog:
     def public_key(self) -> Ed25519PublicKey:
         return self.signing_key().public_key()
 
+    def _verifying_key(self) -> Ed25519PublicKey:
+        if self._key is None:
+            self._key = load_or_create_signing_key(self.signing_key_path, create=False)
+        return self._key.public_key()
+
     # -- appending ----------------------------------------------------------
 
     def _held(self) -> list[_Hold]:
@@ -282,7 +287,7 @@ class AuditLog:
         signed = self.checkpoints()
         if checkpoint is not None and (exported := Checkpoint.read(checkpoint)) not in signed:
             signed.append(exported)
-        trusted = self.public_key() if signed else None
+        trusted = self._verifying_key() if signed else None
         expected: dict[int, str] = {}
         for cp in signed:
             if trusted is None or not cp.signed_by(trusted):

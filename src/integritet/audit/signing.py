@@ -78,12 +78,20 @@ def b64_public(key: Ed25519PublicKey) -> str:
 
 
 def load_or_create_signing_key(
-    path: Path, notify: Callable[[str], None] | None = None
+    path: Path, notify: Callable[[str], None] | None = None, *, create: bool = True
 ) -> Ed25519PrivateKey:
-    """Load the Ed25519 key at ``path``; create it (mode 0600) on first use and say so."""
+    """Load the Ed25519 key at ``path``; create it (mode 0600) on first use and say so.
+
+    With ``create=False`` a missing key is :class:`KeyUnavailable` (verifying must never
+    make a new key: it could not check the existing signatures).
+    """
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
+        if not create:
+            raise KeyUnavailable(
+                f"audit signing key {path} is missing: restore it to check the signed checkpoints"
+            ) from None
         return _create_signing_key(path, notify)
     except (OSError, ValueError) as exc:
         raise KeyUnavailable(f"audit signing key {path.name} is unreadable") from exc
