@@ -344,13 +344,12 @@ def open_requests(
         mailer=mailer,
         outbox=outbox,
         connectors=dict(connectors) if connectors is not None else dataset_connectors(manifest),
-        consent=consent,
-    )
-    if ctx.consent is None:
-        ctx.consent = ConsentLedger(
+        consent=consent
+        or ConsentLedger(
             engine,
             manifest,
             clock=clock,
             is_suppressed=Suppressions(engine, keys, clock).is_suppressed,
-        )
+        ),
+    )
     return Requests(ctx, fault)
