@@ -70,6 +70,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "integritet.requests.models",
     "integritet.retention.tables",
     "integritet.connectors.outbox",
+    "integritet.identity.tables",
+    "integritet.telemetry.models",
 )
 
 

@@ -116,3 +116,25 @@ class OutputExists(IntegritetError):
     def __init__(self, path: str) -> None:
         super().__init__(f"{path} already exists; pass --force to overwrite it")
         self.path = path
+
+
+class TelemetryError(IntegritetError):
+    """Telemetry input or a telemetry operation is unusable (unknown machine, bad record...)."""
+
+
+class IdentityError(IntegritetError):
+    """A user, token or password cannot be set up as asked (unknown role, weak password...)."""
+
+
+class NotSignedIn(IntegritetError):
+    """The call needs a signed-in user, a session or an API token, and has none."""
+
+    exit_code = 3
+
+
+class RateLimited(IntegritetError):
+    """Too many attempts from this address or for this account; ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
