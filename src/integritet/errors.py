@@ -138,7 +138,3 @@ class RateLimited(IntegritetError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many attempts; try again in {retry_after} s")
         self.retry_after = retry_after
-
-
-class TelemetryError(IntegritetError):
-    """Telemetry input or a telemetry operation is unusable (unknown machine, bad record...)."""
