@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from integritet.clock import FixedClock
+from integritet.db import dispose_all
 from integritet.manifest import Manifest, load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +149,8 @@ def run_cli(
             main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            dispose_all()  # the command's engines would otherwise die with a real process
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 

@@ -8,6 +8,7 @@ with foreign keys on; PostgreSQL is used through psycopg 3.
 from __future__ import annotations
 
 import importlib
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_all() -> None:
+    """Close the pooled connections of every engine this process made.
+
+    A CLI command's engines die with its process; when commands run in-process
+    (tests, the API's maintenance calls) this closes their connections
+    deterministically. Engines stay usable: they reconnect on next use.
+    """
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -47,6 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    _ENGINES.add(engine)
     return engine
 
 
