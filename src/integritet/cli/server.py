@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,18 +13,26 @@ from integritet.cli.common import PolicyOption, err, load_policy
 from integritet.settings import get_settings
 
 
-def _run(policy_path: Path | None, host: str, port: int, banner: list[str]) -> None:
+class DropQueryStrings(logging.Filter):
+    """Access-log filter: keep method, path and status; drop the query string (it may
+    hold personal data) before the line is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def _uvicorn(application: Any, host: str, port: int, **options: Any) -> None:
     import uvicorn
 
-    from integritet.api.app import create_app
-    from integritet.manifest import load_manifest
-
-    settings = get_settings()
-    manifest = load_manifest(policy_path) if policy_path else load_policy(None)
-    application = create_app(settings, manifest)
-    for line in banner:
-        err.print(line)
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    access_log = bool(options.pop("access_log", False))
+    if access_log:
+        logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
+    uvicorn.run(
+        application, host=host, port=port, log_level="warning", access_log=access_log, **options
+    )
 
 
 @app.command()
@@ -31,9 +40,43 @@ def serve(
     policy: PolicyOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips (reverse proxy).")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-* headers are trusted.")
+    ] = "127.0.0.1",
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log requests (method, path, status; never query strings).")
+    ] = False,
 ) -> None:
     """Run the REST API and web UI."""
-    _run(policy, host, port, [f"integritet serving on http://{host}:{port}/"])
+    from integritet.api.app import create_app
+
+    settings = get_settings()
+    manifest = load_policy(policy)
+    tls: dict[str, Any] = {}
+    if ssl_certfile and ssl_keyfile:
+        import ssl
+
+        tls = {
+            "ssl_certfile": str(ssl_certfile),
+            "ssl_keyfile": str(ssl_keyfile),
+            "ssl_version": ssl.PROTOCOL_TLS_SERVER,
+        }
+    scheme = "https" if tls else "http"
+    err.print(f"integritet serving on {scheme}://{host}:{port}/")
+    _uvicorn(
+        create_app(settings, manifest),
+        host,
+        port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        access_log=access_log,
+        **tls,
+    )
 
 
 @app.command()
@@ -41,22 +84,79 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     service: Annotated[str, typer.Option(help="Which example service to demo.")] = "loggamera",
+    seed_only: Annotated[
+        bool, typer.Option("--seed-only", help="Create the demo data and exit.")
+    ] = False,
 ) -> None:
-    """Start a demo server with an example service's policy on the embedded SQLite default."""
+    """Start a demo server with an example service and realistic generated data."""
+    from integritet.api.app import create_app
+    from integritet.api.demo import MailboxMailer, demo_manifest
     from integritet.examples import example_policy
+    from integritet.manifest import load_manifest
+    from integritet.services import Services
 
+    settings = get_settings()
+    settings.base_url = f"http://{host}:{port}"
     path = example_policy(service)
-    base = f"http://{host}:{port}"
-    _run(
-        path,
-        host,
-        port,
-        [
-            f"integritet demo: {service} ({path})",
-            f"  open {base}/ in a browser",
-            f"  policy (sv): {base}/api/v1/policy?lang=sv",
-            f"  policy (en): {base}/api/v1/policy?lang=en",
-            f"  API docs:    {base}/api/v1/docs",
-            "  stop with Ctrl-C",
-        ],
+    manifest, added = demo_manifest(load_manifest(path))
+    mailbox = settings.home / "mailbox"
+    services = Services.open(settings, manifest, mailer=MailboxMailer(mailbox), notify=err.print)
+    try:
+        banner = _seed_and_banner(services, settings.home, path, added)
+        for line in banner:
+            err.print(line, highlight=False, markup=False)
+        if seed_only:
+            return
+        _uvicorn(create_app(settings, manifest, services=services), host, port)
+    finally:
+        services.close()
+
+
+def _seed_and_banner(services: Any, home: Path, path: Path, added: list[str]) -> list[str]:
+    import pyotp
+    from rich.progress import Progress
+
+    from integritet.api.demo import load_or_seed
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("creating demo data", total=None)
+        data, created = load_or_seed(
+            services, home, lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    base = services.settings.base_url
+    first_subject = services.vault.find_subject(
+        _demo_actor(), services.manifest.purposes[0].id, "email", _first_email()
     )
+    link = services.identity.create_subject_link(first_subject) if first_subject else ""
+    secret = pyotp.parse_uri(data.totp_uri).secret
+    lines = [
+        f"integritet demo: {path}",
+        f"  {'created' if created else 'reusing'} demo data in {home}: "
+        f"{data.subjects} people, {len(data.customers)} customers, {data.requests} requests",
+        f"  added demo roles not in the example: {', '.join(added) or 'none'}",
+        f"  open {base}/ in a browser; API docs: {base}/api/v1/docs",
+        f"  policy: {base}/api/v1/policy?lang=sv  register (Art. 30): {base}/api/v1/register",
+        "  sign in: POST /api/v1/auth/login {username, password, code}",
+        f"    dpo        password {data.passwords['dpo']}  TOTP secret {secret}"
+        f"  (code now: {pyotp.TOTP(secret).now()})",
+        f"    support    password {data.passwords['support']}",
+        f"    kundadmin  password {data.passwords['kundadmin']}  (customer admin)",
+        f"    tekniker   password {data.passwords['tekniker']}  (technician)",
+        f"  system token (read, write, manage_consent): {data.token}",
+        f"  data-subject link (15 min, single use): {base}/api/v1/auth/subject-link/{link}",
+        f"  emails (codes, links) are written to {home / 'mailbox'}",
+        "  stop with Ctrl-C",
+    ]
+    return lines
+
+
+def _demo_actor() -> Any:
+    from integritet.access import Actor
+
+    return Actor.system("demo")
+
+
+def _first_email() -> str:
+    from integritet.api.demo import people
+
+    return people(1)[0].email

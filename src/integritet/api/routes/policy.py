@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from integritet.api.app import state
+from integritet.errors import NotFound
 
 router = APIRouter(tags=["policy"])
 
@@ -46,3 +47,36 @@ def policy_text(
     if format == "html":
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+class PublishedVersion(BaseModel):
+    version: str
+    published_at: datetime
+    effective: str
+    material: bool
+
+
+@router.get("/policy/versions", response_model=list[PublishedVersion])
+def published_versions(request: Request) -> list[PublishedVersion]:
+    """Every published version of the policy, oldest first (L12, V5)."""
+    versions = state(request).services.publisher.versions()
+    return [
+        PublishedVersion(
+            version=v.version,
+            published_at=v.published_at,
+            effective=v.effective,
+            material=v.material,
+        )
+        for v in versions
+    ]
+
+
+@router.get("/policy/versions/{version}", response_class=HTMLResponse)
+def published_text(
+    version: str, request: Request, lang: Literal["sv", "en"] = Query("sv")
+) -> HTMLResponse:
+    """The policy text exactly as published in ``version``."""
+    for v in state(request).services.publisher.versions():
+        if v.version == version:
+            return HTMLResponse(v.html_sv if lang == "sv" else v.html_en)
+    raise NotFound("no published policy version with this name")

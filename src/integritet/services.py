@@ -1,0 +1,138 @@
+"""The composition root: every engine of integritet opened once, on one database.
+
+The REST API, the web UI and ``integritet demo`` all build their work on one
+:class:`Services`::
+
+    services = Services.open(settings, manifest, clock)
+    try:
+        services.vault.records(actor, "account", subject_id)
+        services.consent.may_contact(subject_id, "newsletter", "email")
+    finally:
+        services.close()
+
+It holds the vault, the consent ledger (sealing consent evidence under the subject's own
+key), the request engine, the audit log, the policy publisher, the unsubscribe-link signer,
+the sign-in store and the mailer (``integritet.mail.Mailer`` when that module is installed,
+or the one passed in).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect
+
+from integritet.audit import AuditLog
+from integritet.clock import Clock, SystemClock
+from integritet.consent import ConsentLedger, UnsubscribeLinks
+from integritet.consent.publish import PolicyPublisher
+from integritet.consent.wiring import unsubscribe_links
+from integritet.db import upgrade
+from integritet.identity import IdentityStore, Login
+from integritet.manifest import Manifest
+from integritet.requests import Requests, open_requests
+from integritet.requests.keys import RequestKeys
+from integritet.requests.object import Suppressions
+from integritet.settings import Settings
+from integritet.vault import Vault, open_vault
+from integritet.vault import crypto as vault_crypto
+
+
+def default_mailer(settings: Settings) -> Any:
+    """``integritet.mail.Mailer(settings)`` when the mail module is installed, else None."""
+    try:
+        module = importlib.import_module("integritet.mail")
+    except ImportError:
+        return None
+    factory = getattr(module, "Mailer", None)
+    return factory(settings) if factory is not None else None
+
+
+def evidence_sealer(vault: Vault) -> Any:
+    """Seal consent evidence (IP, user agent) under the subject's own key: erased with it."""
+
+    def seal(subject_id: str, payload: bytes) -> bytes:
+        with vault.tx() as session:
+            row = vault.subject_row(session, subject_id)
+            key = vault.key(session, row, "dek")
+        return vault_crypto.seal(key, payload, f"consent-evidence|{subject_id}".encode())
+
+    return seal
+
+
+@dataclass
+class Services:
+    """Everything the API and the web UI call, opened once and closed on shutdown."""
+
+    settings: Settings
+    manifest: Manifest
+    clock: Clock
+    vault: Vault
+    consent: ConsentLedger
+    requests: Requests
+    publisher: PolicyPublisher
+    links: UnsubscribeLinks
+    identity: IdentityStore
+    mailer: Any
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        manifest: Manifest,
+        clock: Clock | None = None,
+        *,
+        mailer: Any = None,
+        notify: Any = None,
+    ) -> Services:
+        """Open (and on first use create) the database, keys and every engine."""
+        clock = clock or SystemClock()
+        mailer = mailer if mailer is not None else default_mailer(settings)
+        vault = open_vault(settings, manifest, clock, notify=notify)
+        try:
+            if not inspect(vault.engine).has_table("api_users"):
+                upgrade(vault.engine)
+            consent = ConsentLedger(
+                vault.engine,
+                manifest,
+                clock=clock,
+                sealer=evidence_sealer(vault),
+                is_restricted=vault.is_restricted,
+                is_suppressed=Suppressions(
+                    vault.engine, RequestKeys.load_or_create(settings.home), clock
+                ).is_suppressed,
+                is_customer=lambda subject: vault.subject_customer(subject) is not None,
+            )
+            requests = open_requests(
+                settings, manifest, clock, vault=vault, mailer=mailer, consent=consent
+            )
+        except BaseException:
+            vault.close()
+            raise
+        return cls(
+            settings=settings,
+            manifest=manifest,
+            clock=clock,
+            vault=vault,
+            consent=consent,
+            requests=requests,
+            publisher=PolicyPublisher(vault.engine, consent, clock),
+            links=unsubscribe_links(settings),
+            identity=IdentityStore(vault.engine, manifest, clock, vault.keyring),
+            mailer=mailer,
+        )
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.vault.audit
+
+    @property
+    def login(self) -> Login:
+        return Login(self.identity)
+
+    def close(self) -> None:
+        """Release every database connection."""
+        self.requests.close()
+        self.vault.close()
