@@ -54,7 +54,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("purpose", name="pk_consent_reconsent"),
     )
 
-
     op.create_table(
         "policy_versions",
         sa.Column("seq", sa.Integer(), autoincrement=True, nullable=False),
