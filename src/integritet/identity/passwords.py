@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pyotp
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from integritet.clock import utc
@@ -21,7 +20,6 @@ from integritet.identity.store import LOCKOUT, MAX_FAILED_LOGINS, IdentityStore,
 from integritet.identity.tables import UserRow
 from integritet.manifest import Manifest
 
-_HASHER = PasswordHasher()
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 
 # The most common passwords of public breach lists, plus Swedish favourites. A policy with
@@ -93,7 +91,7 @@ class Login:
             row = s.get(UserRow, username)
             if row is None:
                 raise IdentityError(f"no user {username!r}")
-            row.password_hash = _HASHER.hash(password)
+            row.password_hash = self.store.hasher.hash(password)
             row.failed_logins, row.locked_until = 0, None
 
     def enrol_totp(self, username: str) -> str:
@@ -123,7 +121,7 @@ class Login:
         with self.store.tx() as s:
             row = s.get(UserRow, username, with_for_update=True)
             if row is None or row.password_hash is None or row.disabled:
-                _HASHER.hash(password)  # same work whether or not the user exists
+                self.store.hasher.hash(password)  # same work whether or not the user exists
                 raise AccessDenied("wrong user name or password")
             if row.locked_until is not None and now < utc(row.locked_until):
                 raise AccessDenied("too many failed sign-ins; the account is locked for now")
@@ -140,7 +138,7 @@ class Login:
 
     def _check(self, row: UserRow, password: str, code: str | None) -> str | None:
         try:
-            _HASHER.verify(row.password_hash or "", password)
+            self.store.hasher.verify(row.password_hash or "", password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return "wrong user name or password"
         return self.check_mfa(row, code)

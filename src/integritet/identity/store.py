@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -91,6 +92,7 @@ class IdentityStore:
         self.manifest = manifest
         self.clock = clock
         self.keyring = keyring
+        self.hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

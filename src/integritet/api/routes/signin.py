@@ -41,12 +41,12 @@ def set_session_cookies(request: Request, response: Response, token: str, sessio
     """Set the HttpOnly session cookie and the readable CSRF cookie; return the CSRF token."""
     secure = state(request).settings.base_url.startswith("https") or request.url.scheme == "https"
     csrf = csrf_token(token)
-    expires = session.expires_at
+    max_age = max(1, int((session.expires_at - state(request).clock.now()).total_seconds()))
     response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, secure=secure, samesite="strict", expires=expires
+        SESSION_COOKIE, token, httponly=True, secure=secure, samesite="strict", max_age=max_age
     )
     response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=False, secure=secure, samesite="strict", expires=expires
+        CSRF_COOKIE, csrf, httponly=False, secure=secure, samesite="strict", max_age=max_age
     )
     return csrf
 
