@@ -183,3 +183,43 @@ def test_objection_suppresses_and_tells_marketing_recipients(world: Any) -> None
     assert not r.suppressions.is_identity_suppressed("email", "bo@example.se")
     assert [t.recipient_id for t in r.tasks(rid)] == ["mailchimp"]
     assert not r.ctx.consent.may_contact(world.anna, "newsletter", "email")
+
+
+def test_access_for_a_restricted_person_is_answered(world: Any) -> None:
+    r = world.requests
+    world.vault.restrict(r.ctx.system, world.anna, "accuracy contested")
+    rid = _verified(world, "access", subject=world.anna)
+    assert r.process(rid) == Status.completed
+    report = r.report(rid)
+    by_id = {c["id"]: c for c in report.categories}
+    assert by_id["contact"]["records"][0]["fields"]["name"] == "Anna Andersson"
+    assert report.counts()["contact"] == 1
+    with pytest.raises(SubjectRestricted):  # processing other than the request stays barred
+        world.vault.records(r.ctx.system, "account", world.anna, "contact")
+    assert world.vault.is_restricted(world.anna)
+    exempt = [
+        e
+        for e in world.vault.audit.entries(subject=world.anna)
+        if e.detail.get("exemption") == "art18_own_rights"
+    ]
+    assert exempt and {e.detail["request"] for e in exempt} == {rid}
+
+
+def test_portability_for_a_restricted_person_by_email(world: Any) -> None:
+    r = world.requests
+    world.vault.restrict(r.ctx.system, world.anna, "objection pending")
+    rid = _verified(world, "portability", email=world.identities["email"])
+    assert r.process(rid) == Status.completed
+    assert {c["id"] for c in r.report(rid).categories} == {"contact", "access_log"}
+
+
+def test_erasure_of_a_restricted_person_completes(world: Any) -> None:
+    r = world.requests
+    world.vault.restrict(r.ctx.system, world.anna, "accuracy contested")
+    rid = _verified(world, "erasure", subject=world.anna)
+    r.approve(rid, "dpo")
+    assert r.process(rid) == Status.waiting_for_recipients
+    assert not world.vault.exists(world.anna)
+    results = {s.name: s.result for s in r.steps(rid)}
+    assert results["snapshot"]["identity_kinds"] == ["email", "phone"]
+    assert {"contact", "access_log"} <= set(results["vault"]["erased"])

@@ -131,7 +131,7 @@ def build_report(
         "supervisory_authority": manifest.controller.supervisory_authority,
     }
     portable = portable_categories(manifest)
-    held = vault_records(ctx, subject_id) if subject_id else {}
+    held = vault_records(ctx, subject_id, request) if subject_id else {}
     for category_id, records in held.items():
         if portability and category_id not in portable:
             continue

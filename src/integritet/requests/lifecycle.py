@@ -72,6 +72,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
+def new_request_id() -> str:
+    """A fresh random request id (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
 def deadline_for(received: datetime, rights: Rights) -> datetime:
     """One calendar month from receipt, or ``deadline_days`` when the company promises less."""
     month = Duration(1, "m").after(received)
@@ -192,10 +197,11 @@ class Lifecycle:
         contact: str | None,
         payload: Mapping[str, Any] | None = None,
         actor: str = "system:requests",
+        request_id: str | None = None,
     ) -> str:
         now = self.ctx.clock.now()
         row = RequestRow(
-            id=uuid.uuid4().hex,
+            id=request_id or new_request_id(),
             kind=kind.value,
             status=Status.received.value,
             subject_id=subject_id,

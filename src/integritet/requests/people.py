@@ -17,12 +17,22 @@ from integritet.requests.lifecycle import Lifecycle
 from integritet.requests.models import RequestRow
 
 
-def vault_records(ctx: Context, subject_id: str) -> dict[str, list[Any]]:
-    """Every vault record of the subject, per category, read by the system actor."""
+def vault_records(
+    ctx: Context, subject_id: str, request: str | None = None
+) -> dict[str, list[Any]]:
+    """Every vault record of the subject, per category, read by the system actor.
+
+    With ``request`` (the id of the person's own request) the vault lets the engine read a
+    restricted subject too (Art. 18(2)) and records that exemption in the audit event.
+    """
     held: dict[str, list[Any]] = {}
     for category in ctx.manifest.categories:
         records = ctx.vault.records(
-            ctx.system, ctx.purpose_for(category.id), subject_id, category.id
+            ctx.system,
+            ctx.purpose_for(category.id),
+            subject_id,
+            category.id,
+            rights_request=request,
         )
         if records:
             held[category.id] = list(records)
@@ -41,7 +51,11 @@ def live_identities(ctx: Context, lc: Lifecycle, row: RequestRow) -> dict[str, s
     found = dict(given_identity(lc, row))
     if row.subject_id:
         try:
-            found.update(ctx.vault.identities(ctx.system, ctx.any_purpose, row.subject_id))
+            found.update(
+                ctx.vault.identities(
+                    ctx.system, ctx.any_purpose, row.subject_id, rights_request=row.id
+                )
+            )
         except (NotFound, KeyDestroyed):
             pass
     return found
@@ -61,7 +75,7 @@ def snapshot(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
         categories: list[str] = []
         if row.subject_id:
             try:
-                categories = sorted(vault_records(ctx, row.subject_id))
+                categories = sorted(vault_records(ctx, row.subject_id, row.id))
             except (NotFound, KeyDestroyed):
                 categories = []
         value = json.dumps({"identities": identities, "categories": categories}, sort_keys=True)

@@ -34,7 +34,7 @@ from integritet.manifest import Manifest
 from integritet.requests import access, erase, notices, propagate, rectify, restrict
 from integritet.requests.context import Context
 from integritet.requests.keys import RequestKeys
-from integritet.requests.lifecycle import Kind, Lifecycle, RequestView, Status
+from integritet.requests.lifecycle import Kind, Lifecycle, RequestView, Status, new_request_id
 from integritet.requests.models import HistoryRow, RecipientTaskRow, StepRow
 from integritet.requests.object import Suppressions
 from integritet.requests.ports import Detail, MailerPort, OutboxPort, VaultPort
@@ -121,8 +121,11 @@ class Requests:
         ctx = self.ctx
         value: str | None
         subject_id: str | None
+        request_id = new_request_id()
         if subject is not None:
-            known = ctx.vault.identities(ctx.system, ctx.any_purpose, subject)
+            known = ctx.vault.identities(
+                ctx.system, ctx.any_purpose, subject, rights_request=request_id
+            )
             identity_kind, value, subject_id = "subject", None, subject
             contact = known.get("email")
         else:
@@ -134,7 +137,9 @@ class Requests:
             payload["identity"] = {"kind": identity_kind, "value": given_value}
             contact = given_value if identity_kind == "email" else None
             if contact is None and subject_id is not None:
-                contact = ctx.vault.identities(ctx.system, ctx.any_purpose, subject_id).get("email")
+                contact = ctx.vault.identities(
+                    ctx.system, ctx.any_purpose, subject_id, rights_request=request_id
+                ).get("email")
         return self.lifecycle.create(
             kind,
             identity_kind=identity_kind,
@@ -143,6 +148,7 @@ class Requests:
             contact=contact,
             payload=payload,
             actor=actor,
+            request_id=request_id,
         )
 
     # ------------------------------------------------------------ reading

@@ -49,6 +49,10 @@ from integritet.vault.tables import (
 )
 
 IDENTITY_KINDS = ("email", "phone", "personnummer", "customer_number", "external_id")
+# Art. 18(2): answering the person's own request (Art. 15, 20) reads a restricted subject.
+# Only the request engine's system actor may claim it; the audit event records it.
+RIGHTS_ACTOR = "requests"
+OWN_RIGHTS = "art18_own_rights"
 INDEX_KEY_ID = "index"
 
 
@@ -175,8 +179,13 @@ class VaultCore:
         machine: str | None = None,
         storage_only: bool = False,
         scope_known: bool = True,
+        rights_request: str | None = None,
     ) -> None:
-        """Check access; on refusal record it (own transaction) and raise."""
+        """Check access; on refusal record it (own transaction) and raise.
+
+        ``rights_request`` (a request id) lets the request engine's system actor read a
+        restricted subject to answer that person's own request (Art. 18(2)).
+        """
         subject_customer = subject.customer_id if subject is not None else customer
         try:
             if purpose is None:
@@ -199,7 +208,12 @@ class VaultCore:
                     subject=subject.id if subject else None,
                     scope_known=scope_known,
                 )
-            if subject is not None and subject.restricted and not storage_only:
+            if rights_request is not None and (actor.kind != "system" or actor.id != RIGHTS_ACTOR):
+                raise AccessDenied(
+                    f"only system:{RIGHTS_ACTOR} may act for the person's own request"
+                )
+            exempt = rights_request is not None
+            if subject is not None and subject.restricted and not (storage_only or exempt):
                 raise SubjectRestricted(
                     f"subject {subject.id} is restricted (Art. 18): storage only"
                 )
@@ -380,11 +394,20 @@ class VaultCore:
             )
         return subject.id if subject else None
 
-    def identities(self, actor: Actor, purpose: str, subject_id: str) -> dict[str, str]:
-        """The subject's identity values (decrypted)."""
+    def identities(
+        self, actor: Actor, purpose: str, subject_id: str, *, rights_request: str | None = None
+    ) -> dict[str, str]:
+        """The subject's identity values (decrypted); ``rights_request``: see :meth:`guard`."""
         with self.tx() as s:
             subject = self.subject_row(s, subject_id)
-            self.guard(actor, "vault.identities", "read", purpose=purpose, subject=subject)
+            self.guard(
+                actor,
+                "vault.identities",
+                "read",
+                purpose=purpose,
+                subject=subject,
+                rights_request=rights_request,
+            )
             rows = s.scalars(select(IdentityRow).where(IdentityRow.subject_id == subject_id))
             dek = self.key(s, subject, "dek")
             out = {
@@ -400,7 +423,7 @@ class VaultCore:
                 "allowed",
                 purpose=purpose,
                 subject=subject,
-                detail={"count": len(out)},
+                detail={"count": len(out), **own_rights(subject, rights_request)},
             )
         return out
 
@@ -481,6 +504,16 @@ class VaultCore:
                 return
             yield ids
             after = ids[-1]
+
+
+def own_rights(subject: SubjectRow, rights_request: str | None) -> dict[str, DetailValue]:
+    """Audit detail of a read for the person's own request (the Art. 18(2) exemption)."""
+    if rights_request is None:
+        return {}
+    detail: dict[str, DetailValue] = {"request": rights_request}
+    if subject.restricted:
+        detail["exemption"] = OWN_RIGHTS
+    return detail
 
 
 def _check_identities(identities: Mapping[str, str]) -> None:

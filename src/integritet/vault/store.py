@@ -22,7 +22,7 @@ from integritet.access import Actor, check
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
 from integritet.vault import crypto
-from integritet.vault.core import Record, new_id, shown
+from integritet.vault.core import Record, new_id, own_rights, shown
 from integritet.vault.erasure import ErasureMixin
 from integritet.vault.tables import EventRow, KeyRow, RecordRow, SubjectRow
 
@@ -101,22 +101,43 @@ class Vault(ErasureMixin):
         return rid
 
     def records(
-        self, actor: Actor, purpose: str, subject_id: str, category: str | None = None
+        self,
+        actor: Actor,
+        purpose: str,
+        subject_id: str,
+        category: str | None = None,
+        *,
+        rights_request: str | None = None,
     ) -> list[Record]:
         """The subject's records (of one category, or of every category the actor may read
-        for this purpose)."""
+        for this purpose). ``rights_request``: the request engine answering the person's own
+        request may read a restricted subject (Art. 18(2); see :meth:`guard`)."""
+        own = rights_request
         with self.tx() as s:
             subject = self.subject_row(s, subject_id)
             if category is not None:
                 self._category(category)
                 self.guard(
-                    actor, "vault.read", "read", purpose=purpose, category=category, subject=subject
+                    actor,
+                    "vault.read",
+                    "read",
+                    purpose=purpose,
+                    category=category,
+                    subject=subject,
+                    rights_request=own,
                 )
                 if subject.erased_at is not None and self._hold(category) is None:
                     raise KeyDestroyed(f"subject {subject_id} was erased; its keys are destroyed")
                 cats = [category]
             else:
-                self.guard(actor, "vault.read", "read", purpose=purpose, subject=subject)
+                self.guard(
+                    actor,
+                    "vault.read",
+                    "read",
+                    purpose=purpose,
+                    subject=subject,
+                    rights_request=own,
+                )
                 cats = self._readable(actor, purpose, subject)
             rows = s.scalars(
                 select(RecordRow)
@@ -131,7 +152,11 @@ class Vault(ErasureMixin):
                 "allowed",
                 purpose=purpose,
                 subject=subject,
-                detail={"category": category or "*", "records": len(out)},
+                detail={
+                    "category": category or "*",
+                    "records": len(out),
+                    **own_rights(subject, own),
+                },
             )
         return out
 
