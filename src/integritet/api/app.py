@@ -106,6 +106,9 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(unsubscribe.public)  # the links in emails: /unsubscribe/{token}
     app.include_router(pages.router)
+    from integritet.web import router as web_router  # the web UI: /portal, /console
+
+    app.include_router(web_router)
     _install_error_handlers(app)
     _install_security_headers(app)
     return app
