@@ -1,0 +1,141 @@
+"""CoffeeCloud (connected coffee machines by Scanomat): promises C1-C8, end to end.
+
+Seed: shared/seeds/000_2a929f07035334be.txt; manifest: examples/coffeecloud/policy.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integritet.access import Actor
+from integritet.errors import AccessDenied, VaultError
+from scenarios.helpers import SYSTEM, Service
+
+Make = Callable[[str, str | None], Service]
+EMAIL = "kaffe.ansvarig@kontor.example"
+
+
+def _contact(svc: Service, customer: str, email: str = EMAIL, source: str = "reseller") -> str:
+    sid = svc.person(
+        email,
+        {"contact": {"name": "Kim Kaffesson", "company": "Kontoret AB", "email": email}},
+        purposes={"contact": "service"},
+        source=source,
+        customer=customer,
+    )
+    machine = {"serial": "SC-7781", "counters": "brews=10422", "errors": "E17", "firmware": "4.2"}
+    svc.vault.put_record(SYSTEM, "troubleshooting", sid, "machine_data", machine, "machine")
+    return sid
+
+
+def test_C1_the_source_is_recorded_per_record(make_service: Make, database_url: str) -> None:
+    svc = make_service("coffeecloud", database_url)
+    customer = svc.vault.create_customer(SYSTEM, "Kontoret AB")
+    sid = _contact(svc, customer, source="distributor")
+    ticket = {"contact_person": "Kim", "description": "Kvarnen låter"}
+    svc.vault.put_record(SYSTEM, "service", sid, "service_notes", ticket, "customer")
+    sources = {r.category: r.source for r in svc.vault.records(SYSTEM, "service", sid)}
+    assert sources == {"contact": "distributor", "machine_data": "machine",
+                       "service_notes": "customer"}  # fmt: skip
+    with pytest.raises(VaultError, match="source 'machine' is not declared"):
+        svc.vault.put_record(SYSTEM, "service", sid, "contact", {"name": "X"}, "machine")
+
+
+def test_C3_the_stated_purposes_and_no_other_use(make_service: Make, database_url: str) -> None:
+    svc = make_service("coffeecloud", database_url)
+    sid = _contact(svc, svc.vault.create_customer(SYSTEM, "Kontoret AB"))
+    assert svc.vault.records(SYSTEM, "uptime", sid, "machine_data")[0].fields["errors"] == "E17"
+    with pytest.raises(AccessDenied, match="purpose 'marketing' is not declared"):
+        svc.vault.records(SYSTEM, "marketing", sid, "contact")
+    with pytest.raises(AccessDenied, match="purpose 'quality' may not use category 'contact'"):
+        svc.vault.records(SYSTEM, "quality", sid, "contact")
+    refused = [e for e in svc.vault.audit.entries(subject=sid) if e.outcome == "denied"]
+    assert {e.purpose for e in refused} >= {"quality"}
+    purposes = svc.cli("render", "--lang", "en").stdout.split("## Why we process", 1)[1]
+    for name in ("quality standards", "Troubleshooting", "Software updates", "Less downtime"):
+        assert name in purposes.split("\n## ")[0]
+
+
+def test_C4_only_technicians_of_that_customer_see_machine_data(
+    make_service: Make, database_url: str
+) -> None:
+    svc = make_service("coffeecloud", database_url)
+    ours = svc.vault.create_customer(SYSTEM, "Kontoret AB")
+    theirs = svc.vault.create_customer(SYSTEM, "Annat AB")
+    sid = _contact(svc, ours)
+    other = _contact(svc, theirs, "annan@annat.example")
+    tech = Actor.staff("tove", "technician", assigned_customers=frozenset({ours}))
+    assert svc.vault.records(tech, "troubleshooting", sid, "machine_data")[0].fields["serial"]
+    with pytest.raises(AccessDenied, match="assigned"):
+        svc.vault.records(tech, "troubleshooting", other, "machine_data")
+    seller = Actor.staff("sara", "sales", assigned_customers=frozenset({ours}))
+    assert svc.vault.records(seller, "service", sid, "machine_data")
+    with pytest.raises(AccessDenied):
+        svc.vault.records(Actor.staff("frans", "finance"), "service", sid, "machine_data")
+    partners = svc.manifest.recipient("service_partners")
+    assert partners.categories == ["machine_data", "service_notes"]
+
+
+def test_C5_no_financial_information_to_authorities(make_service: Make, tmp_path: Path) -> None:
+    svc = make_service("coffeecloud", None)
+
+    def give_billing(data: dict[str, Any]) -> None:
+        authorities = next(r for r in data["recipients"] if r["id"] == "authorities")
+        authorities["categories"].append("billing")
+        authorities["purposes"].append("invoicing")
+
+    refused = svc.cli("check", str(svc.with_changes(tmp_path, give_billing)))
+    assert refused.exit_code == 1
+    assert "financial-to-recipient" in refused.output and "authorities" in refused.output
+    assert svc.cli("check").exit_code == 0
+    sv = svc.cli("render", "--lang", "sv").stdout
+    assert "Myndigheter med tillsyn över maskinen får aldrig finansiell information av oss" in sv
+
+
+def test_C6_encrypted_with_aes_256_at_rest_and_in_transit(
+    make_service: Make, database_url: str
+) -> None:
+    svc = make_service("coffeecloud", database_url)
+    sid = _contact(svc, svc.vault.create_customer(SYSTEM, "Kontoret AB"))
+    billing = {"invoice_address": "Fakturavägen 9", "amount": "1 990 kr"}
+    svc.vault.put_record(SYSTEM, "invoicing", sid, "billing", billing, "customer")
+    raw = svc.raw()
+    for value in (b"Kim Kaffesson", EMAIL.encode(), b"Fakturav", b"SC-7781"):
+        assert value not in raw
+    assert len(svc.vault.keyring.current_key) == 32  # 256-bit key-encryption key
+    en = svc.cli("render", "--lang", "en").stdout.split("## How we protect", 1)[1]
+    assert "AES-256" in en and "TLS 1.3" in en
+
+
+def test_C7_material_change_needs_fresh_consent_and_shows_the_date(
+    make_service: Make, database_url: str, tmp_path: Path
+) -> None:
+    svc = make_service("coffeecloud", database_url)
+    assert (
+        svc.cli("render", "--lang", "sv")
+        .stdout.splitlines()[2]
+        .startswith("Senast uppdaterad 1 augusti 2021.")
+    )
+    assert svc.cli("policy", "publish").exit_code == 0
+
+    def share_contacts(data: dict[str, Any]) -> None:
+        data["policy"]["version"] = "2026.1"
+        partners = next(r for r in data["recipients"] if r["id"] == "service_partners")
+        partners["categories"].append("contact")
+
+    published = svc.cli(
+        "policy", "publish", "--policy", str(svc.with_changes(tmp_path, share_contacts))
+    )
+    assert published.exit_code == 0, published.output
+    assert "(material)" in published.stdout
+
+
+def test_C8_a_contact_address_for_questions(make_service: Make) -> None:
+    svc = make_service("coffeecloud", None)
+    for lang in ("sv", "en"):
+        page = svc.cli("render", "--lang", lang).stdout
+        assert "support@scanomat.com" in page
