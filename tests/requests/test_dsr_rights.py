@@ -223,3 +223,32 @@ def test_erasure_of_a_restricted_person_completes(world: Any) -> None:
     results = {s.name: s.result for s in r.steps(rid)}
     assert results["snapshot"]["identity_kinds"] == ["email", "phone"]
     assert {"contact", "access_log"} <= set(results["vault"]["erased"])
+
+
+def test_rectification_reaches_the_connected_database(world: Any, tmp_path: Path) -> None:
+    dataset, url = _crm(tmp_path)
+    connector = SQLConnector(dataset, url, manifest=world.manifest)
+    world.requests.ctx.connectors = {"crm": connector, "notes": MemoryConnector("notes")}
+    try:
+        rid = _verified(
+            world,
+            "rectification",
+            email=world.identities["email"],
+            changes={"contact": {"name": "Anna Lund"}},
+        )
+        world.requests.process(rid)
+    finally:
+        connector.engine.dispose()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM customers ORDER BY id")).scalars().all()
+    engine.dispose()
+    assert names == ["Anna Lund", "Bo"]
+    (record,) = world.vault.records(world.requests.ctx.system, "account", world.anna, "contact")
+    assert record.fields["name"] == "Anna Lund"
+    result = {s.name: s.result for s in world.requests.steps(rid)}["apply"]
+    assert result["datasets"]["crm"]["tables"] == [
+        {"table": "customers", "columns": ["name"], "keys": ["1"]}
+    ]
+    assert result["datasets"]["notes"]["changed"] == 0
+    assert "Lund" not in json.dumps(result)

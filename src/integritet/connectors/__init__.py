@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-from integritet.connectors.base import Connector, ErasureReport, Row, TableErasure
+from integritet.connectors.base import Connector, ErasureReport, Rectifier, Row, TableErasure
 from integritet.connectors.memory import MemoryConnector
+from integritet.connectors.rectify import RectifyReport
 from integritet.connectors.signing import secret_from_env, verify_signature
 from integritet.connectors.sql import SQLConnector, connectors_for, dataset_url
 from integritet.connectors.webhook import Delivery, Status, WebhookOutbox
@@ -20,6 +21,8 @@ __all__ = [
     "Delivery",
     "ErasureReport",
     "MemoryConnector",
+    "Rectifier",
+    "RectifyReport",
     "Row",
     "SQLConnector",
     "Status",

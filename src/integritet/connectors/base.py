@@ -8,7 +8,8 @@ A connector is asked about one person by their identities, a mapping from identi
 
 - :meth:`Connector.find` returns every row that belongs to the person;
 - :meth:`Connector.export` returns the same rows per table, as JSON-ready dicts;
-- :meth:`Connector.erase` applies the map's erasure actions and reports what happened.
+- :meth:`Connector.erase` applies the map's erasure actions and reports what happened;
+- :meth:`Rectifier.rectify` (optional, :class:`Rectifier`) writes the person's corrections.
 
 Reports name tables, columns, row keys and reasons, never personal values.
 """
@@ -119,6 +120,16 @@ class Connector(Protocol):
 
     def erase(self, identities: Mapping[str, str]) -> ErasureReport:
         """Apply the erasure actions to the person's rows, atomically."""
+        ...
+
+
+@runtime_checkable
+class Rectifier(Protocol):
+    """A connector that can also correct the person's data (Art. 16)."""
+
+    def rectify(self, identities: Mapping[str, str], changes: Mapping[str, Any]) -> Any:
+        """Write ``{"category.field" or "column": value}`` to the person's rows, atomically;
+        returns a report with an ``as_dict()`` that names no value."""
         ...
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from integritet.connectors.base import ErasureReport, Row, known_identities
 from integritet.connectors.identity import FORMS
+from integritet.connectors.rectify import RectifyReport
 from integritet.errors import ConnectorError
 
 
@@ -82,6 +83,21 @@ class MemoryConnector:
             else:
                 part.deleted.append(stored.row.key)
                 self._rows.remove(stored)
+        return report
+
+    def rectify(self, identities: Mapping[str, str], changes: Mapping[str, Any]) -> RectifyReport:
+        """Set the corrected values in the person's rows that have that field (a key
+        ``"category.field"`` is matched by its field name: the fake has no categories)."""
+        self.calls.append(("rectify", dict(identities)))
+        report = RectifyReport(self.name)
+        fields = {target.rpartition(".")[2]: value for target, value in changes.items()}
+        for stored in self._mine(identities):
+            values = dict(stored.row.values)
+            for name, value in fields.items():
+                if name in values and values[name] != value:
+                    values[name] = value
+                    report.note(stored.row.table, name, stored.row.key)
+            stored.row = Row(stored.row.table, stored.row.key, values)
         return report
 
     def __len__(self) -> int:

@@ -12,6 +12,8 @@ the person's rows point at (``follow: parent``). Every identity given is matched
 pass only identities of the person. A ``customer_number`` identity on a customers table
 makes the whole customer the root, for sole traders.
 
+Rectification: :meth:`SQLConnector.rectify` (:mod:`integritet.connectors.rectify`).
+
 Erasure: see :mod:`integritet.connectors.erasure`; collection and changes run in one
 transaction per database, so a failure leaves the database as it was.
 
@@ -43,8 +45,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from integritet.connectors import erasure, identity
+from integritet.connectors import rectify as rectification
 from integritet.connectors.base import ErasureReport, Row, known_identities
 from integritet.connectors.erasure import Edge, Found, Shape
+from integritet.connectors.rectify import RectifyReport
 from integritet.db import make_engine
 from integritet.errors import ConfigError, ConnectorError
 from integritet.manifest.model import Dataset, DatasetTable, Manifest
@@ -284,6 +288,15 @@ class SQLConnector:
     def erase(self, identities: Mapping[str, str]) -> ErasureReport:
         with self._begin() as conn:
             return self._erase_found(conn, self._person(conn, identities))
+
+    def rectify(self, identities: Mapping[str, str], changes: Mapping[str, Any]) -> RectifyReport:
+        """Write the person's corrections (``{"category.field" or "column": value}``) to
+        their rows, in one transaction; see :mod:`integritet.connectors.rectify`."""
+        report = RectifyReport(self.dataset.id)
+        with self._begin() as conn:
+            found = self._person(conn, identities)
+            rectification.apply(conn, self.shape.tables, self.specs, found, changes, report)
+        return report
 
     def _erase_found(
         self, conn: Connection, found: Found, release_holds: bool = False
