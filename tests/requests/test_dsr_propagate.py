@@ -24,6 +24,7 @@ class Processor:
 
     def __init__(self) -> None:
         self.down = True
+        self.answer = 200  # 202: accepted, the recipient calls back when done
         self.calls: list[tuple[str, bool, dict[str, Any]]] = []
         processor = self
 
@@ -36,7 +37,7 @@ class Processor:
                     "mailchimp-secret", body, self.headers["X-Integritet-Signature"]
                 )
                 processor.calls.append((self.headers["Idempotency-Key"], signed, json.loads(body)))
-                self.send_response(503 if processor.down else 200)
+                self.send_response(503 if processor.down else processor.answer)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -109,6 +110,53 @@ def test_webhook_down_for_an_hour_then_request_completes(
         ok = processor.calls[failed:]
         assert len(ok) == 2 and {c[2]["recipient"] for c in ok} == {"visma", "mailchimp"}
         assert ok[0][2]["identities"]["email"] == world.identities["email"]
+    finally:
+        world.requests.close()
+        world.vault.engine.dispose()
+
+
+def test_accepted_without_callback_waits_until_the_recipient_confirms(
+    database_url: str,
+    tmp_path: Path,
+    loggamera: Manifest,
+    clock: Any,
+    mailbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    processor: Processor,
+    make_world: Any,
+) -> None:
+    monkeypatch.setenv("VISMA_WEBHOOK_SECRET", "visma-secret")
+    monkeypatch.setenv("MAILCHIMP_WEBHOOK_SECRET", "mailchimp-secret")
+    processor.down, processor.answer = False, 202
+    settings = Settings(home=tmp_path / "home", database_url=database_url)
+    world = make_world(settings, _pointed_at(loggamera, processor.url), clock, mailbox, outbox=None)
+    try:
+        r = world.requests
+        outbox = r.ctx.outbox
+        assert isinstance(outbox, WebhookOutbox)
+        rid = r.new("erasure", subject=world.anna)
+        r.verify(rid, "dpo", "checked")
+        r.approve(rid, "dpo")
+        assert r.process(rid) == Status.waiting_for_recipients
+        for task in r.tasks(rid):
+            if task.method != "webhook":
+                r.confirm_recipient(rid, task.recipient_id, "dpo", "confirmed")
+        webhooks = {t.recipient_id: t for t in r.tasks(rid) if t.method == "webhook"}
+        assert set(webhooks) == {"visma", "mailchimp"}
+        for _ in range(3):
+            clock.advance(timedelta(minutes=5))
+            assert r.process(rid) == Status.waiting_for_recipients
+        for task in webhooks.values():
+            assert task.delivery_id is not None
+            assert outbox.is_delivered(task.delivery_id)
+            assert not outbox.is_confirmed(task.delivery_id)
+        assert len(processor.calls) == 2  # delivered once each, not re-sent
+        assert {t.status for t in r.tasks(rid) if t.method == "webhook"} == {"sent"}
+        outbox.confirm(idempotency_key(rid, "visma"))  # the callback, as the API makes it
+        assert r.process(rid) == Status.waiting_for_recipients
+        outbox.confirm(idempotency_key(rid, "mailchimp"))
+        assert r.process(rid) == Status.completed
+        assert {t.status for t in r.tasks(rid)} <= {"confirmed", "waived"}
     finally:
         world.requests.close()
         world.vault.engine.dispose()
