@@ -1,0 +1,49 @@
+"""`integritet demo` from a fresh home: generated data, printed sign-ins, idempotent reruns;
+the access-log filter that drops query strings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from integritet.api.demo import people
+from integritet.cli.server import DropQueryStrings
+
+
+@pytest.mark.slow
+def test_demo_seeds_a_fresh_home_once(home: Path, run_cli: Callable[..., object]) -> None:
+    first = run_cli("demo", "--seed-only", "--port", "8123")
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    out: str = first.output  # type: ignore[attr-defined]
+    assert "created demo data" in out and "50 people, 4 customers, 4 requests" in out
+    assert "http://127.0.0.1:8123/api/v1/auth/subject-link/" in out and "TOTP secret" in out
+    assert (home / "demo.json").stat().st_mode & 0o077 == 0
+    again = run_cli("demo", "--seed-only")
+    assert again.exit_code == 0 and "reusing demo data" in again.output  # type: ignore[attr-defined]
+    for line in ("kundadmin", "tekniker", "support"):
+        assert line in again.output  # type: ignore[attr-defined]
+
+
+def test_generated_people_look_swedish_and_are_stable() -> None:
+    crowd = people(50)
+    assert crowd == people(50)  # seeded
+    assert len({p.email for p in crowd}) == 50
+    assert all(p.email.endswith("@example.se") and p.phone.startswith("070-") for p in crowd)
+    assert any(ch in "".join(p.name for p in crowd) for ch in "åäö")
+
+
+def test_access_log_filter_drops_query_strings() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1", "GET", "/api/v1/may-contact?subject=anna@example.se", "1.1", 200),
+        None,
+    )
+    assert DropQueryStrings().filter(record)
+    assert record.getMessage() == '127.0.0.1 - "GET /api/v1/may-contact HTTP/1.1" 200'
