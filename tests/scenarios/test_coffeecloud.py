@@ -139,3 +139,34 @@ def test_C8_a_contact_address_for_questions(make_service: Make) -> None:
     for lang in ("sv", "en"):
         page = svc.cli("render", "--lang", lang).stdout
         assert "support@scanomat.com" in page
+
+
+def test_C2_no_card_or_sensitive_data_is_collected_from_machines(
+    make_service: Make, database_url: str
+) -> None:
+    from integritet.telemetry import open_telemetry
+
+    svc = make_service("coffeecloud", database_url)
+    customer = svc.vault.create_customer(SYSTEM, "Kontoret AB")
+    telemetry = open_telemetry(svc.settings, svc.manifest, svc.clock, engine=svc.vault.engine)
+    telemetry.add_machine(SYSTEM, "sc-7781", customer, serial="SC-7781")
+    at = svc.clock.now().isoformat()
+    result = telemetry.ingest(
+        SYSTEM,
+        [
+            {"machine": "sc-7781", "at": at, "brew_count": 10422, "boiler_temp": 94.5},
+            {
+                "machine": "sc-7781",
+                "at": at,
+                "error_code": "E17",
+                "technician_note": "Kunden betalade med kort 4111 1111 1111 1111",
+            },
+        ],  # fmt: skip
+    )
+    assert result.records == 2 and result.stored == 1
+    assert result.partial + result.refused == 1
+    tech = Actor.staff("tove", "technician", assigned_customers=frozenset({customer}))
+    readings = telemetry.readings(tech, "sc-7781", "troubleshooting")
+    assert "4111 1111 1111 1111" not in repr(readings)
+    assert b"4111 1111 1111 1111" not in svc.raw()
+    assert {r.name for r in readings} >= {"brew_count", "boiler_temp"}
