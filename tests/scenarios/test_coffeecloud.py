@@ -161,7 +161,7 @@ def test_C2_no_card_or_sensitive_data_is_collected_from_machines(
                 "error_code": "E17",
                 "technician_note": "Kunden betalade med kort 4111 1111 1111 1111",
             },
-        ],  # fmt: skip
+        ],
     )
     assert result.records == 2 and result.stored == 1
     assert result.partial + result.refused == 1
