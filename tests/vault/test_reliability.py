@@ -71,10 +71,10 @@ def test_import_crash_keeps_whole_rows_and_rerun_finishes(
     lines = ["email,contact.name,sales.order,event.last_login"]
     lines += [f"p{i}@example.se,Person {i},O{i},2024-0{1 + i % 9}-01" for i in range(6)]
     csv.write_text("\n".join(lines) + "\n")
-    with faults.inject(faults.crash_at("import.row_committed", 3)), pytest.raises(faults.Crash):
-        Importer(vault, system).run(csv)
-    result = Importer(vault, system).run(csv)
-    assert (result.imported, result.skipped, result.errors) == (3, 3, [])
+    with faults.inject(faults.crash_at("import.batch_committed", 2)), pytest.raises(faults.Crash):
+        Importer(vault, system).run(csv, batch=2)
+    result = Importer(vault, system).run(csv, batch=4)
+    assert (result.imported, result.skipped, result.errors) == (2, 4, [])
     for i in range(6):
         sid = vault.find_subject(system, "account", "email", f"p{i}@example.se")
         assert sid is not None
@@ -104,10 +104,12 @@ def test_kill_9_during_import_and_erasure(
         "import",
         "--policy",
         str(POLICY),
+        "--batch",
+        "3",
     ]
     killed = subprocess.run(
         [*cli, str(csv)],
-        env=_env(home, INTEGRITET_FAILPOINT="import.row_committed:4"),
+        env=_env(home, INTEGRITET_FAILPOINT="import.batch_committed:2"),
         capture_output=True,
         cwd=ROOT,
         check=False,
@@ -116,7 +118,7 @@ def test_kill_9_during_import_and_erasure(
     settings = Settings(home=home, database_url=None, kek=None)
     vault = open_vault(settings, loggamera, clock, notify=lambda _m: None)
     rerun = Importer(vault, system).run(csv)
-    assert (rerun.imported, rerun.skipped, rerun.errors) == (4, 4, [])
+    assert (rerun.imported, rerun.skipped, rerun.errors) == (2, 6, [])
     sid = vault.find_subject(system, "account", "email", "k0@example.se")
     assert sid is not None
     vault.close()

@@ -15,7 +15,7 @@ from integritet.db import upgrade
 from integritet.errors import ConfigError, NotFound
 from integritet.settings import get_settings
 from integritet.vault import Vault, open_vault
-from integritet.vault.importer import Importer, count_rows, template_columns
+from integritet.vault.importer import BATCH, Importer, count_rows, template_columns
 from integritet.vault.keys import rotate
 from integritet.vault.open import keyring_for, vault_engine
 
@@ -85,8 +85,11 @@ def subjects_import(
     template: Annotated[
         bool, typer.Option("--template", help="Print the CSV header and exit.")
     ] = False,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Rows per transaction (all or nothing).")
+    ] = BATCH,
 ) -> None:
-    """Import existing subjects (each row all or nothing; errors name the row)."""
+    """Import existing subjects (in all-or-nothing batches; errors name the row)."""
     manifest = load_policy(policy)
     if template:
         typer.echo(",".join(template_columns(manifest)))
@@ -100,7 +103,7 @@ def subjects_import(
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("import", total=total)
-        result = Importer(vault, CLI_ACTOR).run(file, lambda n: bar.advance(task, n))
+        result = Importer(vault, CLI_ACTOR).run(file, lambda n: bar.advance(task, n), batch=batch)
     for problem in result.errors:
         err.print(f"row {problem.row}: {problem.message}", markup=False)
     out.print(

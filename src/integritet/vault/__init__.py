@@ -8,6 +8,7 @@ audited, and sealed under per-subject keys. See ``docs/vault.md``.
     staff = Actor.staff("anna", "support")
     sid = vault.create_subject(staff, "account", {"email": "a@example.se"})
     vault.put_record(staff, "account", sid, "contact", {"name": "Anna"}, source="person")
+    vault.put_records(staff, "account", [NewRecord(sid, "contact", {"name": "A"}, "person")])
     vault.find_subject(staff, "account", "email", "A@example.se")  # -> sid
     vault.erase(Actor.system("requests"), "account", sid)
 """
@@ -15,7 +16,7 @@ audited, and sealed under per-subject keys. See ``docs/vault.md``.
 from __future__ import annotations
 
 from integritet.access import Actor
-from integritet.vault.core import IDENTITY_KINDS, Record
+from integritet.vault.core import IDENTITY_KINDS, NewRecord, Record
 from integritet.vault.erasure import ErasureResult, KeptRecord, ReplayResult
 from integritet.vault.keys import KeyRing, RotationResult
 from integritet.vault.open import open_vault, vault_engine
@@ -27,6 +28,7 @@ __all__ = [
     "ErasureResult",
     "KeptRecord",
     "KeyRing",
+    "NewRecord",
     "Record",
     "ReplayResult",
     "RotationResult",

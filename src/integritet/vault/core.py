@@ -5,15 +5,15 @@ checks them against the manifest (:mod:`integritet.access`), refuses restricted 
 (Art. 18, storage only) and appends an audit event, allowed or refused. A refusal is
 recorded in its own transaction (``AuditLog.append_now``) and raises ``AccessDenied``.
 
-Unwrapped keys live only for the duration of one call. Erasure and replay are in
-:mod:`integritet.vault.erasure`; the functions there run inside this class's sessions.
+Unwrapped keys live only for the duration of one transaction (:func:`tx_keys`). Erasure
+and replay are in :mod:`integritet.vault.erasure`; they run inside this class's sessions.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,12 +48,24 @@ from integritet.vault.tables import (
     SubjectRow,
 )
 
+_KEYS = "integritet.vault.keys"
+CHUNK = 500  # ids per IN (...) query
 IDENTITY_KINDS = ("email", "phone", "personnummer", "customer_number", "external_id")
 # Art. 18(2): answering the person's own request (Art. 15, 20) reads a restricted subject.
 # Only the request engine's system actor may claim it; the audit event records it.
 RIGHTS_ACTOR = "requests"
 OWN_RIGHTS = "art18_own_rights"
 INDEX_KEY_ID = "index"
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """One record to store with :meth:`Vault.put_records`."""
+
+    subject_id: str
+    category: str
+    fields: Mapping[str, Any]
+    source: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,30 @@ class Record:
 
 def new_id() -> str:
     return secrets.token_hex(16)
+
+
+def tx_keys(session: Session) -> dict[str, bytes]:
+    """Unwrapped keys cached for the session's innermost open transaction only.
+
+    The cache is tied to the transaction object: a new transaction (or a savepoint, whose
+    rollback could undo a key it created) starts empty, so an unwrapped key never outlives
+    the transaction that read it. It is never written anywhere. Erasure calls
+    :func:`forget_keys` after destroying keys.
+    """
+    txn = session.get_nested_transaction() or session.get_transaction()
+    if txn is None:
+        return {}
+    held = session.info.get(_KEYS)
+    if held is None or held[0] is not txn:
+        held = (txn, {})
+        session.info[_KEYS] = held
+    cache: dict[str, bytes] = held[1]
+    return cache
+
+
+def forget_keys(session: Session) -> None:
+    """Drop every cached unwrapped key of ``session`` (after keys were destroyed)."""
+    session.info.pop(_KEYS, None)
 
 
 _ID = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
@@ -250,9 +286,13 @@ class VaultCore:
         Every subject gets its DEK at creation, so a missing DEK means it was destroyed.
         """
         key_id = f"{subject.id}:{key_ref}"
+        cache = tx_keys(session)
+        if key_id in cache:
+            return cache[key_id]
         row = session.get(KeyRow, key_id)
         if row is not None:
-            return self.keyring.unwrap(row.wrapped, key_id, row.kek_id)
+            cache[key_id] = self.keyring.unwrap(row.wrapped, key_id, row.kek_id)
+            return cache[key_id]
         if subject.erased_at is not None or not create:
             raise KeyDestroyed(f"the key of subject {subject.id} was destroyed (erased)")
         key = crypto.new_key()
@@ -268,7 +308,37 @@ class VaultCore:
             )
         )
         session.flush()
+        cache[key_id] = key
         return key
+
+    def preload_keys(self, session: Session, subject_ids: Iterable[str], key_ref: str) -> None:
+        """Unwrap the ``key_ref`` key of many subjects with one query per 500 (batch paths)."""
+        cache = tx_keys(session)
+        wanted = [f"{sid}:{key_ref}" for sid in subject_ids]
+        wanted = [k for k in wanted if k not in cache]
+        for start in range(0, len(wanted), CHUNK):
+            rows = session.execute(
+                select(KeyRow.id, KeyRow.wrapped, KeyRow.kek_id).where(
+                    KeyRow.id.in_(wanted[start : start + CHUNK])
+                )
+            )
+            for key_id, wrapped, kek in rows:
+                cache[key_id] = self.keyring.unwrap(wrapped, key_id, kek)
+
+    def subject_rows(self, session: Session, subject_ids: Iterable[str]) -> dict[str, SubjectRow]:
+        """Many subjects by id with one query per 500; raises like :meth:`subject_row`."""
+        ids = list(dict.fromkeys(subject_ids))
+        found: dict[str, SubjectRow] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            found.update(
+                (r.id, r)
+                for r in session.scalars(select(SubjectRow).where(SubjectRow.id.in_(chunk)))
+            )
+        for sid in ids:
+            if sid not in found:
+                self.subject_row(session, sid)  # raises NotFound or KeyDestroyed
+        return found
 
     # ------------------------------------------------------------------ customers
 

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor
 from integritet.clock import utc
 from integritet.errors import NotFound, VaultError
 from integritet.vault import faults
-from integritet.vault.core import VaultCore
+from integritet.vault.core import VaultCore, forget_keys
 from integritet.vault.tables import (
     ErasureRow,
     EventRow,
@@ -63,16 +64,25 @@ class ErasureResult:
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    """One erasure: a whole subject, some categories of one, or (``records``) a batch of
+    records deleted by a retention ``rule`` (then ``subject_id`` is empty, categories ())."""
+
     subject_id: str
     categories: tuple[str, ...] | None  # None: the whole subject
     at: datetime
+    records: tuple[str, ...] = ()
+    rule: str | None = None
 
     def to_json(self) -> str:
         cats = list(self.categories) if self.categories is not None else None
-        return json.dumps(
-            {"subject": self.subject_id, "categories": cats, "at": self.at.isoformat()},
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "subject": self.subject_id,
+            "categories": cats,
+            "at": self.at.isoformat(),
+        }
+        if self.records:
+            data["records"], data["rule"] = list(self.records), self.rule
+        return json.dumps(data, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,8 @@ def read_ledger(path: Path) -> Iterator[LedgerEntry]:
                     str(data["subject"]),
                     tuple(cats) if cats is not None else None,
                     utc(datetime.fromisoformat(data["at"])),
+                    tuple(str(r) for r in data.get("records") or ()),
+                    data.get("rule"),
                 )
             except (ValueError, KeyError, TypeError):
                 if line.endswith("\n"):
@@ -196,6 +208,82 @@ class ErasureMixin(VaultCore):
         faults.point("erase.committed")
         return count
 
+    def delete_records(
+        self,
+        actor: Actor,
+        purpose: str,
+        record_ids: Iterable[str],
+        *,
+        rule: str,
+        on_delete: Callable[[Session, set[str]], None] | None = None,
+    ) -> set[str]:
+        """Delete records by id for retention ``rule``; returns the ids deleted.
+
+        Records under a running legal hold and records of restricted or erased subjects are
+        left alone. The batch's ids go to the erasure ledger file first (replayed after a
+        restore), then one transaction deletes them, runs ``on_delete(session, ids)`` (e.g.
+        retention's aggregates) and writes one ``vault.delete_records`` audit event.
+        """
+        wanted = sorted(set(record_ids))
+        if not wanted:
+            return set()
+        with self.tx() as s:
+            rows = s.execute(self._deletable(wanted)).all()
+            subjects = {r[1]: s.get(SubjectRow, r[1]) for r in rows}
+            for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
+                self.guard(
+                    actor,
+                    "vault.delete_records",
+                    "erase",
+                    purpose=purpose,
+                    category=category,
+                    subject=subjects[subject_id],
+                )
+        if not rows:
+            return set()
+        entry = LedgerEntry("", (), self.now(), tuple(r[0] for r in rows), rule)
+        append_ledger(self.ledger_path, entry)
+        faults.point("erase.ledger_appended")
+        with self.tx() as s:
+            gone = {r[0] for r in s.execute(self._deletable(list(entry.records), lock=True))}
+            if on_delete is not None:
+                on_delete(s, gone)
+            if gone:
+                s.execute(delete(RecordRow).where(RecordRow.id.in_(gone)))
+            faults.point("erase.rows_deleted")
+            cats = sorted({r[2] for r in rows if r[0] in gone})
+            self.emit(
+                s,
+                actor,
+                "vault.delete_records",
+                "done",
+                purpose=purpose,
+                detail={
+                    "rule": rule,
+                    "records": len(gone),
+                    "subjects": len({r[1] for r in rows if r[0] in gone}),
+                    "categories": ",".join(cats),
+                },
+            )
+        faults.point("erase.committed")
+        return gone
+
+    def _deletable(self, ids: list[str], *, lock: bool = False) -> Select[Any]:
+        """Records of ``ids`` not under a running hold, of live unrestricted subjects."""
+        held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > self.now())
+        query = (
+            select(RecordRow.id, RecordRow.subject_id, RecordRow.category)
+            .join(SubjectRow, SubjectRow.id == RecordRow.subject_id)
+            .where(
+                RecordRow.id.in_(ids),
+                ~held,
+                SubjectRow.erased_at.is_(None),
+                SubjectRow.restricted.is_(False),
+            )
+            .order_by(RecordRow.id)
+        )
+        return query.with_for_update(of=RecordRow) if lock else query
+
     # ------------------------------------------------------------------ internals
 
     def _erase_in(
@@ -215,6 +303,7 @@ class ErasureMixin(VaultCore):
         kept = self._kept(s, sid)
         keep_keys = {f"{sid}:hold:{k.hold_id}" for k in kept}
         s.execute(delete(KeyRow).where(KeyRow.subject_id == sid, KeyRow.id.not_in(keep_keys)))
+        forget_keys(s)
         if kept:
             subject.erased_at, subject.restricted = now, False
         else:
@@ -257,6 +346,9 @@ class ErasureMixin(VaultCore):
         subjects = records = 0
         for entry in entries:
             with self.tx() as s:
+                if entry.records:
+                    records += self._replay_records(s, entry.records)
+                    continue
                 subject = s.get(SubjectRow, entry.subject_id)
                 if entry.categories is None:
                     if subject is not None and subject.erased_at is None:
@@ -279,6 +371,12 @@ class ErasureMixin(VaultCore):
                 detail={"entries": len(entries), "subjects": subjects, "records": records},
             )
         return ReplayResult(len(entries), subjects, records)
+
+    def _replay_records(self, s: Session, record_ids: tuple[str, ...]) -> int:
+        """Delete again the records of a retention batch (those not under a running hold)."""
+        held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > self.now())
+        result = s.execute(delete(RecordRow).where(RecordRow.id.in_(record_ids), ~held))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def purge_expired_holds(self, actor: Actor) -> int:
         """Destroy hold keys and records of erased subjects whose holds have ended."""
@@ -305,6 +403,7 @@ class ErasureMixin(VaultCore):
                         KeyRow.id.not_in({f"{subject.id}:{ref}" for ref in left}),
                     )
                 )
+                forget_keys(s)
                 if not left:
                     s.delete(subject)
             self.emit(s, actor, "vault.purge_holds", "done", detail={"records": purged})

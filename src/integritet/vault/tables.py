@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -117,3 +119,8 @@ class ErasureRow(Base):
     subject_id: Mapped[str] = mapped_column(String(ID), index=True)
     categories: Mapped[str | None] = mapped_column(Text)  # JSON list; NULL = whole subject
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for multi-row inserts (typed for mypy)."""
+    return cast(Table, model.__table__)
