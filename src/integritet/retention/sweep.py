@@ -2,11 +2,13 @@
 
 Planning reads only metadata of the vault's tables (record ids, categories, creation
 times, hold dates, subject events) — never a sealed value — in keyset-paginated batches,
-so memory stays flat. Each batch of due records is removed in one transaction together
-with its aggregates (``anonymise``) and one ``retention.<action>`` audit event (rule id,
-category and counts, no personal data). A process killed mid-sweep leaves whole batches
-done or not done; a rerun recomputes what is due from the database, so nothing is removed
-twice and nothing is missed.
+so memory stays flat. Each batch of due records is removed through
+:meth:`Vault.delete_records`, in one transaction per category together with its aggregates
+(``anonymise``), the vault's audit event and one ``retention.<action>`` audit event (rule
+id, category and counts, no personal data); the record ids go to the erasure ledger first,
+so ``vault replay-erasures`` after a backup restore deletes them again. A process killed
+mid-sweep leaves whole batches done or not done; a rerun recomputes what is due from the
+database, so nothing is removed twice and nothing is missed.
 
 A subject left with no records but those under a legal hold is erased entirely through
 :meth:`Vault.erase` (keys destroyed, identities and events deleted, held records kept under
@@ -205,27 +207,20 @@ def _verdict(
 def remove_batch(
     vault: Vault, rule: RetentionRule, due: list[_Candidate], now: datetime
 ) -> Counter[str]:
-    """Delete one batch (aggregates first for ``anonymise``) in one audited transaction."""
+    """Delete one batch through :meth:`Vault.delete_records`: per category one transaction
+    with the aggregates (``anonymise``), the vault's ledger entry and audit event, and one
+    ``retention.<action>`` audit event. Held records stay; restore + replay keeps them gone."""
     regions = _regions(vault, rule, due) if "count_per_region" in rule.aggregates else {}
-    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
     removed: Counter[str] = Counter()
-    with vault.tx() as s:
-        by_category: dict[str, list[_Candidate]] = {}
-        for cand in due:
-            by_category.setdefault(cand.category, []).append(cand)
-        for category, items in by_category.items():
-            ids = [c.id for c in items]
-            gone = set(
-                s.scalars(
-                    select(RecordRow.id).where(RecordRow.id.in_(ids), ~held).with_for_update()
-                )
-            )
+    by_category: dict[str, list[_Candidate]] = {}
+    for cand in due:
+        by_category.setdefault(cand.category, []).append(cand)
+    for category, items in by_category.items():
+
+        def on_delete(s: Session, gone: set[str], category: str = category) -> None:
+            kept = [c for c in by_category[category] if c.id in gone]
             if rule.action == RetentionAction.anonymise:
-                kept = [c for c in items if c.id in gone]
                 add_aggregates(s, rule, category, kept, regions)
-            if gone:
-                s.execute(delete(RecordRow).where(RecordRow.id.in_(gone)))
-            removed[category] = len(gone)
             vault.audit.append(
                 s,
                 AuditEvent(
@@ -235,11 +230,20 @@ def remove_batch(
                     detail={
                         "rule": rule.id,
                         "category": category,
-                        "records": len(gone),
-                        "subjects": len({c.subject_id for c in items if c.id in gone}),
+                        "records": len(kept),
+                        "subjects": len({c.subject_id for c in kept}),
                     },
                 ),
             )
+
+        gone = vault.delete_records(
+            ACTOR,
+            purpose_for(vault.manifest, [category]),
+            [c.id for c in items],
+            rule=rule.id,
+            on_delete=on_delete,
+        )
+        removed[category] = len(gone)
     return removed
 
 
