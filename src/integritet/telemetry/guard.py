@@ -25,10 +25,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from integritet.clock import utc
-from integritet.manifest.model import Telemetry, TelemetryField
+from integritet.manifest.model import Telemetry
 from integritet.pii import ENTITY_TYPES, detect, redact
 
 RESERVED = frozenset({"machine", "at", "source"})
@@ -68,9 +68,8 @@ class FieldDecision:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One value ready to store."""
+class Value(NamedTuple):
+    """One value ready to store (a named tuple: made once per value, so kept cheap)."""
 
     kind: str
     name: str
@@ -99,8 +98,8 @@ class CollectionGuard:
     """
 
     def __init__(self, config: Telemetry | None, *, detect_pii: bool = True) -> None:
-        self.declared: dict[str, TelemetryField] = (
-            {f.name: f for f in config.fields} if config else {}
+        self.declared: dict[str, tuple[str, str]] = (
+            {f.name: (f.kind, f.on_pii) for f in config.fields} if config else {}
         )
         refuse = config.refuse if config else list(Telemetry.model_fields["refuse"].default)
         self.refuse: tuple[str, ...] = tuple(t for t in refuse if t in ENTITY_TYPES)
@@ -126,17 +125,18 @@ class CollectionGuard:
 
     def _field(self, out: Guarded, name: str, raw: Any) -> None:
         spec = self.declared.get(name)
-        if not _NAME.match(name) or (self.declared and spec is None):
+        if spec is not None:
+            kind, on_pii = spec
+        elif self.declared or not _NAME.match(name):
             why = "not declared in telemetry.fields" if _NAME.match(name) else "not a field name"
             out.decisions.append(FieldDecision(shown(name), "refused", why))
             return
-        kind = spec.kind if spec else _infer_kind(raw)
-        on_pii = spec.on_pii if spec else "strip"
-        if isinstance(raw, bool):
-            raw = int(raw)
-        if isinstance(raw, int | float):
-            self._number(out, name, kind, on_pii, raw)
-        elif isinstance(raw, str):
+        else:
+            kind, on_pii = _infer_kind(raw), "strip"
+        kind_of = type(raw)
+        if kind_of is float or kind_of is int or kind_of is bool:
+            self._number(out, name, kind, on_pii, int(raw) if kind_of is bool else raw)
+        elif kind_of is str:
             if kind in NUMERIC_KINDS:
                 out.decisions.append(FieldDecision(name, "refused", f"a {kind} must be a number"))
                 return

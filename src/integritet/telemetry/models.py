@@ -7,8 +7,8 @@ row links a reading to a person.
 
 - ``telemetry_sites``: facilities of a customer (a label, not an address).
 - ``telemetry_machines``: the machine id the devices send, customer, site, model, serial.
-- ``telemetry_readings``: one value per row: machine, time, kind, name, number or text,
-  and the source (C1: where the record came from).
+- ``telemetry_readings``: one value per row: machine (checked on ingest, no foreign key),
+  time, kind, name, number or text, and the source (C1: where the record came from).
 - ``telemetry_aggregates``: hourly and daily count/min/max/sum per machine and name,
   written by retention before raw readings are deleted (statistics survive).
 """
@@ -65,7 +65,9 @@ class ReadingRow(Base):
     __table_args__ = (Index("ix_telemetry_readings_machine_at", "machine_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    machine_id: Mapped[str] = mapped_column(ForeignKey("telemetry_machines.id"))
+    # No foreign key: ingestion checks the machine per batch, and PostgreSQL's per-row
+    # foreign-key trigger halved bulk-insert throughput (docs/benchmarks.md).
+    machine_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64))

@@ -207,7 +207,7 @@ def _label(machine: Machine) -> str:
 
 def short_text(cp: ConsentPurpose, machine: Machine, text: str) -> str:
     """An SMS / phone message: category, machine and message, Swedish then English."""
-    return f"{cp.name.sv} / {cp.name.en} – {_label(machine)}: {text}"
+    return f"{cp.name.sv} / {cp.name.en} - {_label(machine)}: {text}"
 
 
 def email_text(

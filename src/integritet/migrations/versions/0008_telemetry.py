@@ -55,11 +55,6 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("source", sa.String(16), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_telemetry_readings"),
-        sa.ForeignKeyConstraint(
-            ["machine_id"],
-            ["telemetry_machines.id"],
-            name="fk_telemetry_readings_machine_id_telemetry_machines",
-        ),
     )
     op.create_index("ix_telemetry_readings_machine_at", "telemetry_readings", ["machine_id", "at"])
     op.create_index("ix_telemetry_readings_at", "telemetry_readings", ["at"])
