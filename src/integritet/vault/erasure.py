@@ -224,21 +224,7 @@ class ErasureMixin(VaultCore):
         restore), then one transaction deletes them, runs ``on_delete(session, ids)`` (e.g.
         retention's aggregates) and writes one ``vault.delete_records`` audit event.
         """
-        wanted = sorted(set(record_ids))
-        if not wanted:
-            return set()
-        with self.tx() as s:
-            rows = s.execute(self._deletable(wanted)).all()
-            subjects = {r[1]: s.get(SubjectRow, r[1]) for r in rows}
-            for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
-                self.guard(
-                    actor,
-                    "vault.delete_records",
-                    "erase",
-                    purpose=purpose,
-                    category=category,
-                    subject=subjects[subject_id],
-                )
+        rows = self._checked_deletable(actor, purpose, sorted(set(record_ids)))
         if not rows:
             return set()
         entry = LedgerEntry("", (), self.now(), tuple(r[0] for r in rows), rule)
@@ -267,6 +253,25 @@ class ErasureMixin(VaultCore):
             )
         faults.point("erase.committed")
         return gone
+
+    def _checked_deletable(self, actor: Actor, purpose: str, ids: list[str]) -> list[Any]:
+        """(id, subject, category) of the deletable records of ``ids``, access checked per
+        subject and category (a refusal is audited and raised)."""
+        if not ids:
+            return []
+        with self.tx() as s:
+            rows = list(s.execute(self._deletable(ids)).all())
+            subjects = {r[1]: s.get(SubjectRow, r[1]) for r in rows}
+            for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
+                self.guard(
+                    actor,
+                    "vault.delete_records",
+                    "erase",
+                    purpose=purpose,
+                    category=category,
+                    subject=subjects[subject_id],
+                )
+        return rows
 
     def _deletable(self, ids: list[str], *, lock: bool = False) -> Select[Any]:
         """Records of ``ids`` not under a running hold, of live unrestricted subjects."""
