@@ -55,6 +55,7 @@ class Web:
     customers: dict[str, str]
     subjects: dict[str, str]
     totp: dict[str, str]
+    enrolled: set[str] = field(default_factory=set)
 
     def form_token(self, path: str) -> str:
         """GET a sign-in page and return the form's CSRF token."""
@@ -80,7 +81,18 @@ class Web:
         response = self.client.post(path, data={"csrf_token": token}, follow_redirects=False)
         assert response.status_code == 303
 
+    def enrol(self, user: str) -> None:
+        """Set the password (argon2 is slow: only for users a test signs in) and TOTP."""
+        if user in self.enrolled:
+            return
+        login = self.services.login
+        login.set_password(user, PASSWORD)
+        if user in ("dpo", "support"):
+            self.totp[user] = pyotp.parse_uri(login.enrol_totp(user)).secret
+        self.enrolled.add(user)
+
     def console_sign_in(self, user: str) -> None:
+        self.enrol(user)
         token = self.form_token("/console/sign-in")
         code = pyotp.TOTP(self.totp[user]).at(self.clock.now()) if user in self.totp else ""
         response = self.client.post(
@@ -113,14 +125,19 @@ def seed(services: Services) -> tuple[dict[str, str], dict[str, str], dict[str, 
         subjects[name] = sid
         fields = {"name": name.title() + " Svensson", "email": f"{name}@example.se"}
         vault.put_record(system, "account", sid, "contact", fields, "person")
-    identity, login = services.identity, services.login
+    identity = services.identity
     identity.add_user("dpo", "dpo")
     identity.add_user("support", "support")
     identity.add_user("admin_a", "customer_admin", customer=customers["a"], kind="customer")
-    for user in ("dpo", "support", "admin_a"):
-        login.set_password(user, PASSWORD)
-    totp = {user: pyotp.parse_uri(login.enrol_totp(user)).secret for user in ("dpo", "support")}
+    totp: dict[str, str] = {}
     return customers, subjects, totp
+
+
+@pytest.fixture(autouse=True)
+def webhook_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's processors sign webhooks with these secrets."""
+    monkeypatch.setenv("VISMA_WEBHOOK_SECRET", "visma-test-secret")
+    monkeypatch.setenv("MAILCHIMP_WEBHOOK_SECRET", "mailchimp-test-secret")
 
 
 @pytest.fixture

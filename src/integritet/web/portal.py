@@ -144,7 +144,10 @@ async def save_contact(user: Subject, request: Request) -> Response:
     if not changes:
         return redirect("/portal/contact", "no_changes")
     request_id = people.file_request(services, user.actor, "rectification", changes)
-    services.requests.process(request_id)
+    try:
+        services.requests.process(request_id)
+    except IntegritetError:  # e.g. a recipient cannot be told yet: staff finish it
+        return redirect("/portal/contact", "contact_received")
     return redirect("/portal/contact", "contact_saved")
 
 
