@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from integritet.vault import Vault
 from scenarios.helpers import Mailbox, Service, open_service
 
 
@@ -38,7 +37,6 @@ def make_service(
 ) -> Iterator[Callable[[str, str | None], Service]]:
     opened: list[Service] = []
     monkeypatch.delenv("INTEGRITET_KEK", raising=False)
-    cli_vaults = _close_cli_vaults(monkeypatch)
 
     def make(name: str, url: str | None = None) -> Service:
         service = open_service(
@@ -46,7 +44,7 @@ def make_service(
             home=tmp_path / "home",
             database_url=url or f"sqlite:///{tmp_path / 'integritet.db'}",
             mailbox=mailbox,
-            runner=_closing(run_cli, cli_vaults),
+            runner=run_cli,
             env=monkeypatch.setenv,
         )
         opened.append(service)
@@ -55,31 +53,3 @@ def make_service(
     yield make
     for service in opened:
         service.close()
-
-
-def _close_cli_vaults(monkeypatch: pytest.MonkeyPatch) -> list[Vault]:
-    """Record the vaults the consent/policy commands open: they leave them open (fine in a
-    process that exits, a leaked PostgreSQL connection in-process), so close them after."""
-    import integritet.cli.consent as consent_cli
-
-    opened: list[Vault] = []
-    real = consent_cli.open_vault
-
-    def recording(*args: Any, **kwargs: Any) -> Vault:
-        vault = real(*args, **kwargs)
-        opened.append(vault)
-        return vault
-
-    monkeypatch.setattr(consent_cli, "open_vault", recording)
-    return opened
-
-
-def _closing(run: Callable[..., Any], vaults: list[Vault]) -> Callable[..., Any]:
-    def wrapped(*args: str) -> Any:
-        try:
-            return run(*args)
-        finally:
-            while vaults:
-                vaults.pop().close()
-
-    return wrapped

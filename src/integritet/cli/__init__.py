@@ -9,6 +9,7 @@ import typer
 from typer.exceptions import TyperException
 
 from integritet.cli.app import app
+from integritet.db import dispose_all
 from integritet.errors import IntegritetError
 
 # Feature modules register their commands on ``app`` when imported.
@@ -60,3 +61,6 @@ def main() -> None:
             err=True,
         )
         sys.exit(70)
+    finally:
+        # Close every connection the command opened (it matters when commands run in-process).
+        dispose_all()
