@@ -18,7 +18,7 @@ from integritet.access import check_action
 from integritet.api.app import state
 from integritet.api.auth import CSRF_COOKIE, SESSION_COOKIE, Principal, allow, client_ip
 from integritet.api.routes.signin import set_session_cookies
-from integritet.errors import AccessDenied, IntegritetError, NotFound
+from integritet.errors import AccessDenied, IntegritetError, KeyDestroyed, NotFound
 from integritet.requests import RequestView
 from integritet.services import Services
 from integritet.web.i18n import lang_of, translate
@@ -56,7 +56,10 @@ def reach(services: Services, user: WebUser, subject: str | None) -> None:
         if not any(roles[r].scope.value == "all" for r in user.actor.roles if r in roles):
             raise AccessDenied(f"{user.actor.label} reaches only requests about known subjects")
         return
-    customer = services.vault.subject_customer(subject)
+    try:
+        customer = services.vault.subject_customer(subject)
+    except KeyDestroyed:  # an erased person: the request stays, the tenant link is gone
+        customer = None
     check_action(services.manifest, user.actor, "manage_requests", subject_customer=customer)
 
 
