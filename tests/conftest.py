@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import shutil
 import socket
 import sys
 import uuid
@@ -205,3 +206,103 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[SMTPServer]:
         yield server
     finally:
         controller.stop()
+
+
+# ---------------------------------------------------------------- migrated databases
+#
+# Alembic takes seconds per database; tests that only need "a fresh database with the
+# current schema" take ``migrated_database_url`` instead of ``database_url``. The schema is
+# migrated once per session into a template: SQLite copies the template file per test,
+# PostgreSQL clones a template database per test (CREATE DATABASE ... TEMPLATE) and drops
+# the clone in the background after the test. Each test still gets its own empty database.
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from integritet.db import make_engine, upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:  # one self-contained file: no -wal/-shm beside it
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite file with every migration applied (a copy of the session's template)."""
+    target = tmp_path / "integritet.db"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@dataclass
+class _PostgresTemplate:
+    admin: Any  # an AUTOCOMMIT engine on PG_BASE
+    name: str
+    dropper: Any  # a one-thread executor that drops finished clones
+    pending: list[Any]
+
+    def url(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(PG_BASE).set(database=database).render_as_string(hide_password=False)
+
+    def drop(self, database: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[_PostgresTemplate]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from integritet.db import make_engine, upgrade
+
+    name = f"itmpl_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        _unavailable("PostgreSQL", exc)
+    template = _PostgresTemplate(admin, name, ThreadPoolExecutor(1), [])
+    try:
+        engine = make_engine(template.url(name))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()  # CREATE DATABASE ... TEMPLATE needs the template unused
+        yield template
+    finally:
+        template.dropper.shutdown(wait=True)
+        for future in template.pending:
+            future.result()  # a failed drop fails the session loudly
+        template.drop(name)
+        admin.dispose()
+
+
+@pytest.fixture
+def migrated_postgres_url(_postgres_template: _PostgresTemplate) -> Iterator[str]:
+    """A fresh PostgreSQL database with every migration applied (a clone of the template)."""
+    template = _postgres_template
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with template.admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.name}" STRATEGY WAL_LOG'))
+    try:
+        yield template.url(name)
+    finally:
+        dispose_all()  # the test's engines let go of the clone before it is dropped
+        template.pending.append(template.dropper.submit(template.drop, name))
+
+
+@pytest.fixture(params=_backends())
+def migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """Like ``database_url``, but the fresh database already has the current schema."""
+    name = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_postgres_url"
+    url: str = request.getfixturevalue(name)
+    return url

@@ -141,15 +141,15 @@ def build_env(
 
 @pytest.fixture
 def env(
-    database_url: str, tmp_path: Path, clock: FixedClock, api_manifest: Manifest
+    migrated_database_url: str, tmp_path: Path, clock: FixedClock, api_manifest: Manifest
 ) -> Iterator[Env]:
-    """On SQLite and PostgreSQL."""
-    yield from build_env(database_url, tmp_path / "home", clock, api_manifest)
+    """On SQLite and PostgreSQL (fresh databases cloned from a migrated template)."""
+    yield from build_env(migrated_database_url, tmp_path / "home", clock, api_manifest)
 
 
 @pytest.fixture
 def sqlite_env(
-    sqlite_url: str, tmp_path: Path, clock: FixedClock, api_manifest: Manifest
+    migrated_sqlite_url: str, tmp_path: Path, clock: FixedClock, api_manifest: Manifest
 ) -> Iterator[Env]:
     """On SQLite only (for the slower, database-independent tests)."""
-    yield from build_env(sqlite_url, tmp_path / "home", clock, api_manifest)
+    yield from build_env(migrated_sqlite_url, tmp_path / "home", clock, api_manifest)

@@ -8,13 +8,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from integritet.api.demo import people
 from integritet.cli.server import DropQueryStrings
 
 
 @pytest.mark.slow
-def test_demo_seeds_a_fresh_home_once(home: Path, run_cli: Callable[..., object]) -> None:
+def test_demo_seeds_a_fresh_home_once(
+    home: Path,
+    migrated_sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Callable[..., object],
+) -> None:
+    # a fresh home (no keys, no demo data) on an empty database that has the schema
+    monkeypatch.setenv("INTEGRITET_DATABASE_URL", migrated_sqlite_url)
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # fast tests
+    monkeypatch.setattr("integritet.identity.store.PasswordHasher", lambda: fast)
     first = run_cli("demo", "--seed-only", "--port", "8123")
     assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
     out: str = first.output  # type: ignore[attr-defined]

@@ -125,13 +125,17 @@ def provider() -> Iterator[Provider]:
 
 
 def test_sign_in_through_the_identity_provider(
-    provider: Provider, api_manifest: Manifest, database_url: str, tmp_path: Path, clock: FixedClock
+    provider: Provider,
+    api_manifest: Manifest,
+    migrated_database_url: str,
+    tmp_path: Path,
+    clock: FixedClock,
 ) -> None:
     idp = IdentityProvider(name="Local IdP", issuer=provider.issuer, client_id=CLIENT_ID)
     security = api_manifest.security.model_copy(update={"identity_provider": idp})
     manifest = api_manifest.model_copy(update={"security": security})
     settings = Settings(
-        home=tmp_path / "home", database_url=database_url, base_url="http://testserver"
+        home=tmp_path / "home", database_url=migrated_database_url, base_url="http://testserver"
     )
     services = Services.open(settings, manifest, clock, notify=lambda _m: None)
     try:
