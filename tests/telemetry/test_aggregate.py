@@ -36,6 +36,10 @@ def test_expired_readings_become_hourly_and_daily_statistics(
     fleet: Fleet, clock: FixedClock
 ) -> None:
     _ingest(fleet)
+    dry = run_retention(fleet.telemetry, dry_run=True)
+    assert (dry.readings, dry.buckets) == (13, 0)
+    assert fleet.telemetry.count_readings() == 14  # a dry run changes nothing
+    assert fleet.telemetry.aggregates(READER, "cm-1", "service") == []
     result = run_retention(fleet.telemetry, batch=4)
     assert result.readings == 13 and result.cutoff == datetime(2025, 10, 17, 9, tzinfo=UTC)
     assert fleet.telemetry.count_readings() == 1  # the recent one stays raw
@@ -63,14 +67,6 @@ def test_a_day_split_over_two_runs_adds_up(fleet: Fleet, clock: FixedClock) -> N
     days = fleet.telemetry.aggregates(READER, "cm-1", "service", period="day")
     temp = next(a for a in days if a.name == "boiler_temp")
     assert (temp.count, temp.min, temp.max, temp.sum) == (11, 70.0, 134.0, 1140.0)
-
-
-def test_dry_run_counts_and_changes_nothing(fleet: Fleet) -> None:
-    _ingest(fleet)
-    result = run_retention(fleet.telemetry, dry_run=True)
-    assert (result.readings, result.buckets) == (13, 0)
-    assert fleet.telemetry.count_readings() == 14
-    assert fleet.telemetry.aggregates(READER, "cm-1", "service") == []
 
 
 def test_aggregates_expire_after_aggregate_retention(fleet: Fleet) -> None:

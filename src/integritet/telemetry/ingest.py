@@ -54,7 +54,7 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Numbered]:
 
 def sqlite_stamp(at: datetime) -> str:
     """``at`` (UTC) as SQLAlchemy stores a DateTime on SQLite, so comparisons keep working."""
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def insert_rows(s: Session, rows: list[Row]) -> None:
