@@ -88,6 +88,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "integritet.connectors.outbox",
     "integritet.identity.tables",
     "integritet.telemetry.models",
+    "integritet.disclosure",
+    "integritet.residency",
 )
 
 

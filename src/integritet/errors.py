@@ -138,3 +138,11 @@ class RateLimited(IntegritetError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many attempts; try again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class DisclosureRefused(AccessDenied):
+    """The manifest or the person's choices do not allow handing this data to this recipient."""
+
+
+class ResidencyError(AccessDenied):
+    """Data would be stored outside the declared locations or the customer's chosen one."""

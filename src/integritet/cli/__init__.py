@@ -24,6 +24,7 @@ from integritet.cli import consent as _consent  # noqa: F401  isort: skip
 from integritet.cli import server as _server  # noqa: F401  isort: skip
 from integritet.cli import staff as _staff  # noqa: F401  isort: skip
 from integritet.cli import telemetry as _telemetry  # noqa: F401  isort: skip
+from integritet.cli import disclosure as _disclosure  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

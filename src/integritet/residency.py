@@ -1,0 +1,210 @@
+"""Where data is stored: the declared locations (V8) and each customer's choice (J14).
+
+The manifest's ``storage.locations`` names every place personal data may be written.
+``storage.pinned`` (V8) makes that list binding: a write aimed anywhere else is refused.
+``storage.customer_choice`` (J14) lets each customer pick one of those locations; from then
+on that customer's data may be written only there.
+
+A process says where it runs with ``INTEGRITET_LOCATION`` (a location id; unset: the
+customer's location, else the manifest's default). :meth:`Residency.put_record` checks the
+target location and then writes through :meth:`Vault.put_record`::
+
+    residency = Residency(vault, manifest)
+    residency.choose_location(actor, customer_id, "gcp-finland")
+    residency.put_record(actor, "service", subject_id, "content", fields, "customer")
+
+Trade-off: the check sits beside the vault, not inside its write path (which stays as fast
+as it is). Writes that call ``Vault.put_record`` directly are not location-checked; an
+application that stores data in more than one location writes through ``Residency``.
+Moving data that is already stored when a customer changes its choice is the operator's
+job; the choice governs every write after it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integritet.access import Actor
+from integritet.audit import AuditEvent, Outcome
+from integritet.audit.chain import DetailValue
+from integritet.clock import Clock, SystemClock, utc
+from integritet.db import Base
+from integritet.errors import AccessDenied, ResidencyError
+from integritet.manifest import Manifest
+from integritet.manifest.model import StorageLocation
+from integritet.vault import Vault
+
+
+class CustomerLocationRow(Base):
+    """The storage location a customer chose (J14)."""
+
+    __tablename__ = "customer_locations"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location: Mapped[str] = mapped_column(String(64))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    chosen_by: Mapped[str] = mapped_column(String(200))
+
+
+class NodeSettings(BaseSettings):
+    """``INTEGRITET_LOCATION``: the storage location id this process writes to."""
+
+    model_config = SettingsConfigDict(env_prefix="INTEGRITET_", extra="ignore")
+
+    location: str | None = None
+
+
+def default_location(manifest: Manifest) -> StorageLocation:
+    """The location marked ``default``, else the first declared one."""
+    locations = manifest.storage.locations
+    return next((loc for loc in locations if loc.default), locations[0])
+
+
+def assert_location_allowed(
+    manifest: Manifest, location_id: str, category: str | None = None
+) -> StorageLocation | None:
+    """The declared location ``location_id``, or :class:`ResidencyError` when data of
+    ``category`` may not be written there. Unpinned storage allows undeclared places (None)."""
+    storage = manifest.storage
+    found = next((loc for loc in storage.locations if loc.id == location_id), None)
+    if found is None:
+        if not storage.pinned:
+            return None
+        declared = ", ".join(loc.id for loc in storage.locations)
+        raise ResidencyError(
+            f"location {location_id!r} is not declared; data stays in: {declared} (V8)"
+        )
+    if category is not None and found.categories and category not in found.categories:
+        raise ResidencyError(f"location {found.id!r} does not hold category {category!r}")
+    return found
+
+
+class Residency:
+    """Customers' location choices and the write-time location check on one vault."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        manifest: Manifest,
+        clock: Clock | None = None,
+        *,
+        here: str | None = None,
+    ) -> None:
+        self.vault = vault
+        self.manifest = manifest
+        self.clock = clock or SystemClock()
+        self.here = here if here is not None else NodeSettings().location
+
+    # ------------------------------------------------------------------ choice (J14)
+
+    def choose_location(self, actor: Actor, customer_id: str, location_id: str) -> StorageLocation:
+        """Record the customer's choice among the declared locations."""
+        try:
+            if not self.manifest.storage.customer_choice:
+                raise ResidencyError("this service offers no choice of storage location")
+            if actor.kind == "subject" or (
+                actor.kind == "customer" and actor.customer != customer_id
+            ):
+                raise AccessDenied("only the customer itself or the service may choose")
+            self.vault.customer_name(customer_id)  # NotFound for unknown customers
+            declared = {loc.id: loc for loc in self.manifest.storage.locations}
+            if location_id not in declared:
+                raise ResidencyError(
+                    f"location {location_id!r} is not one of the offered: {', '.join(declared)}"
+                )
+        except AccessDenied as exc:
+            self._audit(actor, "residency.choose", "denied", customer_id, location_id, exc.reason)
+            raise
+        with self.vault.tx() as s:
+            row = s.get(CustomerLocationRow, customer_id)
+            if row is None:
+                row = CustomerLocationRow(customer_id=customer_id)
+                s.add(row)
+            row.location = location_id
+            row.chosen_at = utc(self.clock.now())
+            row.chosen_by = actor.label
+        self._audit(actor, "residency.choose", "done", customer_id, location_id)
+        return declared[location_id]
+
+    def chosen(self, customer_id: str) -> str | None:
+        """The location id the customer chose, or None."""
+        with self.vault.tx() as s:
+            row = s.get(CustomerLocationRow, customer_id)
+            return row.location if row is not None else None
+
+    def location_for(self, customer_id: str | None) -> StorageLocation:
+        """Where this customer's data is stored: its choice, else the default."""
+        chosen = self.chosen(customer_id) if customer_id is not None else None
+        for loc in self.manifest.storage.locations:
+            if loc.id == chosen:
+                return loc
+        return default_location(self.manifest)
+
+    # ------------------------------------------------------------------ writes (V8)
+
+    def check_write(
+        self, customer_id: str | None, category: str, *, at: str | None = None
+    ) -> StorageLocation | None:
+        """Where a write of ``category`` for ``customer_id`` goes, or :class:`ResidencyError`.
+
+        ``at`` (else ``INTEGRITET_LOCATION``, else the customer's location) is the target.
+        """
+        target = at or self.here or self.location_for(customer_id).id
+        found = assert_location_allowed(self.manifest, target, category)
+        if self.manifest.storage.customer_choice and customer_id is not None:
+            chosen = self.chosen(customer_id)
+            if chosen is not None and chosen != target:
+                raise ResidencyError(
+                    f"customer {customer_id} chose {chosen!r}; this write goes to {target!r} (J14)"
+                )
+        return found
+
+    def put_record(
+        self,
+        actor: Actor,
+        purpose: str,
+        subject_id: str,
+        category: str,
+        fields: Any,
+        source: str,
+        *,
+        at: str | None = None,
+    ) -> str:
+        """:meth:`Vault.put_record` after :meth:`check_write`; refusals are audited."""
+        customer = self.vault.subject_customer(subject_id)
+        try:
+            self.check_write(customer, category, at=at)
+        except ResidencyError as exc:
+            target = at or self.here or "?"
+            self._audit(actor, "residency.write", "denied", customer, target, exc.reason, purpose)
+            raise
+        return self.vault.put_record(actor, purpose, subject_id, category, fields, source)
+
+    def _audit(
+        self,
+        actor: Actor,
+        action: str,
+        outcome: Outcome,
+        customer: str | None,
+        location: str,
+        reason: str | None = None,
+        purpose: str | None = None,
+    ) -> None:
+        detail: dict[str, DetailValue] = {"location": location[:64]}
+        if reason is not None:
+            detail["reason"] = reason[:200]
+        self.vault.audit.append_now(
+            AuditEvent(
+                actor=actor.label,
+                action=action,
+                outcome=outcome,
+                purpose=purpose,
+                customer=customer,
+                detail=detail,
+            )
+        )
