@@ -70,6 +70,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
     finally:
+        dispose_all()  # engines the test made and did not dispose: close them now, not at GC
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
@@ -87,6 +88,7 @@ def mariadb_url() -> Iterator[str]:
     try:
         yield f"{MARIADB_BASE}/{name}"
     finally:
+        dispose_all()
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
