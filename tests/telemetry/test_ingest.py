@@ -19,7 +19,7 @@ CARD = "4111 1111 1111 1111"
 SYSTEM = Actor.system("ops")
 
 
-def test_batches_store_every_value_linked_to_the_machine(fleet: Fleet) -> None:
+def test_C1_batches_store_every_value_linked_to_the_machine_with_its_source(fleet: Fleet) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     records = [
         {"machine": "cm-1", "at": (start + timedelta(minutes=i)).isoformat(),
@@ -36,6 +36,12 @@ def test_batches_store_every_value_linked_to_the_machine(fleet: Fleet) -> None:
     assert [r.value for r in newest] == [249.0, 248.0]
     assert newest[0].at == start + timedelta(minutes=249)
     assert newest[0].source == "machine"
+    # C1: the source is recorded per record
+    fleet.telemetry.ingest(
+        GATEWAY, [{"machine": "cm-2", "at": "2026-01-02", "brew_count": 3, "source": "reseller"}]
+    )
+    [given] = fleet.telemetry.readings(SYSTEM, "cm-2", "service")
+    assert (given.value, given.source) == (3.0, "reseller")
 
 
 def test_outcomes_name_fields_and_types_never_values(fleet: Fleet) -> None:
