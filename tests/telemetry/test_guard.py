@@ -107,10 +107,13 @@ def test_without_declared_fields_kinds_are_inferred_and_nested_values_refused() 
     assert [(d.field, d.reason) for d in g.decisions] == [("blob", "not a number or text")]
 
 
-def test_non_finite_numbers_are_refused() -> None:
-    g = check({"boiler_temp": float("nan")})
-    assert g.decisions[0].reason == "not a finite number"
+def test_non_finite_numbers_and_huge_texts_are_refused() -> None:
+    g = check({"boiler_temp": float("nan"), "brew_count": 10**400})
+    assert [d.reason for d in g.decisions] == ["not a finite number"] * 2
     assert g.values == []
+    g = check({"technician_note": "x" * 10_001, "firmware": "2.1"})
+    assert g.decisions[0].reason == "text longer than 10000 characters"
+    assert [v.name for v in g.values] == ["firmware"]
 
 
 def test_detection_can_be_switched_off_for_the_baseline_only() -> None:

@@ -39,6 +39,7 @@ CONTACT_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER")
 NOTE_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER")
 BIG_NUMBER = 10**8  # 9 digits and more may be a card, personnummer or bankgiro
 CACHE_SIZE = 50_000
+MAX_TEXT = 10_000  # characters in one text value
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
@@ -159,11 +160,18 @@ class CollectionGuard:
                     out.decisions.append(FieldDecision(name, "stripped", _because(types), types))
                 return
         if kind in NUMERIC_KINDS or kind == "alarm":
-            out.values.append(Value(kind, name, float(raw), None))
+            try:
+                out.values.append(Value(kind, name, float(raw), None))
+            except OverflowError:
+                out.decisions.append(FieldDecision(name, "refused", "not a finite number"))
         else:
             out.values.append(Value(kind, name, None, _plain_number(raw)))
 
     def _text(self, out: Guarded, name: str, kind: str, on_pii: str, raw: str) -> None:
+        if len(raw) > MAX_TEXT:
+            why = f"text longer than {MAX_TEXT} characters"
+            out.decisions.append(FieldDecision(name, "refused", why))
+            return
         note = kind == "note"
         if not self.detect_pii or (note, raw) in self._clean:
             out.values.append(Value(kind, name, None, raw))
