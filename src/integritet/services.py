@@ -12,8 +12,8 @@ The REST API, the web UI and ``integritet demo`` all build their work on one
 
 It holds the vault, the consent ledger (sealing consent evidence under the subject's own
 key), the request engine, the audit log, the policy publisher, the unsubscribe-link signer,
-the sign-in store and the mailer (``integritet.mail.Mailer`` when that module is installed,
-or the one passed in).
+the sign-in store, machine telemetry (same database and audit log) and the mailer
+(``integritet.mail.Mailer`` when that module is installed, or the one passed in).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from integritet.requests import Requests, open_requests
 from integritet.requests.keys import RequestKeys
 from integritet.requests.object import Suppressions
 from integritet.settings import Settings
+from integritet.telemetry import Telemetry
 from integritet.vault import Vault, open_vault
 from integritet.vault import crypto as vault_crypto
 
@@ -75,6 +76,7 @@ class Services:
     publisher: PolicyPublisher
     links: UnsubscribeLinks
     identity: IdentityStore
+    telemetry: Telemetry
     mailer: Any
 
     @classmethod
@@ -121,6 +123,7 @@ class Services:
             publisher=PolicyPublisher(vault.engine, consent, clock),
             links=unsubscribe_links(settings),
             identity=IdentityStore(vault.engine, manifest, clock, vault.keyring),
+            telemetry=Telemetry(vault.engine, manifest, vault.audit, clock),
             mailer=mailer,
         )
 

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from integritet.access import Actor
 from integritet.api.app import create_app
-from integritet.api.demo import demo_manifest
 from integritet.api.ratelimit import RateLimiter
 from integritet.clock import FixedClock
 from integritet.manifest import Manifest
@@ -70,8 +69,18 @@ class Env:
 
 @pytest.fixture
 def api_manifest(loggamera: Manifest) -> Manifest:
-    """Loggamera with the demo's customer_admin and technician roles."""
-    return demo_manifest(loggamera)[0]
+    """The Loggamera example as shipped: support, dpo, technician, customer_admin."""
+    return loggamera
+
+
+def offering_audit_log(manifest: Manifest) -> Manifest:
+    """J16 (a Loop Backup promise) on Loggamera's roles: customer admins read their own log."""
+    roles = [
+        r.model_copy(update={"can": [*r.can, "read_audit"]}) if r.id == "customer_admin" else r
+        for r in manifest.roles
+    ]
+    security = manifest.security.model_copy(update={"customer_audit_log": True})
+    return manifest.model_copy(update={"roles": roles, "security": security})
 
 
 def build_env(
@@ -112,7 +121,7 @@ def build_env(
     totp = {}
     for user in ("dpo", "support", "admin_a", "tech_a"):
         login.set_password(user, PASSWORD)
-    for user in ("dpo", "support"):
+    for user in ("dpo", "support", "tech_a"):  # their roles need MFA; customer_admin does not
         totp[user] = pyotp.parse_uri(login.enrol_totp(user)).secret
     all_scopes = [
         "read",
@@ -145,6 +154,15 @@ def env(
 ) -> Iterator[Env]:
     """On SQLite and PostgreSQL (fresh databases cloned from a migrated template)."""
     yield from build_env(migrated_database_url, tmp_path / "home", clock, api_manifest)
+
+
+@pytest.fixture
+def j16_env(
+    migrated_database_url: str, tmp_path: Path, clock: FixedClock, api_manifest: Manifest
+) -> Iterator[Env]:
+    """Like ``env``, with the audit log offered to customer admins (J16)."""
+    manifest = offering_audit_log(api_manifest)
+    yield from build_env(migrated_database_url, tmp_path / "home", clock, manifest)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from integritet.access import Actor
+
 from .conftest import Env
 
 PUBLIC = {
@@ -53,8 +55,11 @@ def _sessions(env: Env) -> dict[str, dict[str, str]]:
     return who
 
 
-def _cases(env: Env) -> list[tuple[str, str, dict[str, Any] | None, dict[str, int]]]:
+def _cases(env: Env) -> list[tuple[str, str, Any, dict[str, int]]]:
     """(method, path, body, {caller: expected status})."""
+    system = Actor.system("test")
+    env.services.telemetry.add_machine(system, "lg-a1", env.customers["a"])
+    env.services.telemetry.add_machine(system, "lg-b1", env.customers["b"])
     alice, bob = env.subjects["alice"], env.subjects["bob"]
     rec_a, rec_b = env.records["alice"], env.records["bob"]
     ok, no, anon = 200, 403, 401
@@ -119,14 +124,9 @@ def _cases(env: Env) -> list[tuple[str, str, dict[str, Any] | None, dict[str, in
             None,
             {"admin": ok, "reader": ok, "support": no, "anonymous": anon},
         ),
-        # audit: DPO all; customer admin only their own customer's (J16); support none
-        ("GET", "/api/v1/audit/export", None, {"dpo": ok, "admin_a": ok, "support": no}),
-        (
-            "GET",
-            f"/api/v1/audit/export?customer={env.customers['b']}",
-            None,
-            {"dpo": ok, "admin_a": no},
-        ),
+        # audit: the DPO reads all; Loggamera does not offer the log to customers (J16 is
+        # Loop Backup's promise, tested below); support none
+        ("GET", "/api/v1/audit/export", None, {"dpo": ok, "admin_a": no, "support": no}),
         ("GET", "/api/v1/audit/verify", None, {"dpo": ok, "admin_a": no, "admin": ok}),
         (
             "GET",
@@ -136,6 +136,46 @@ def _cases(env: Env) -> list[tuple[str, str, dict[str, Any] | None, dict[str, in
         ),
         ("GET", "/api/v1/requests", None, {"dpo": ok, "support": ok, "tech_a": no}),
         ("GET", "/api/v1/register", None, {"dpo": ok, "tech_a": ok, "anonymous": anon}),
+        # machine data: only the technician assigned to the customer (C4), for a telemetry
+        # purpose; collecting and registering need ingest_telemetry (admin token)
+        (
+            "GET",
+            "/api/v1/telemetry/machines/lg-a1?purpose=account",
+            None,
+            {
+                "anonymous": anon,
+                "admin": ok,
+                "tech_a": ok,
+                "admin_a": no,
+                "support": no,
+                "dpo": no,
+                "reader": no,
+            },
+        ),
+        (
+            "GET",
+            "/api/v1/telemetry/machines/lg-b1?purpose=account",
+            None,
+            {"tech_a": no, "admin": ok},
+        ),
+        (
+            "GET",
+            "/api/v1/telemetry/machines/lg-a1?purpose=installation",
+            None,
+            {"tech_a": no},
+        ),
+        (
+            "POST",
+            "/api/v1/telemetry/readings",
+            [],
+            {"admin": ok, "reader": no, "tech_a": no, "dpo": no, "anonymous": anon},
+        ),
+        (
+            "POST",
+            "/api/v1/telemetry/sites",
+            {"customer": env.customers["a"], "name": "Pannrum"},
+            {"admin": 201, "tech_a": no, "support": no, "admin_a": no},
+        ),
     ]
 
 
@@ -150,8 +190,12 @@ def test_matrix_of_tenants_and_roles(env: Env) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_customer_admin_export_holds_only_their_customer(env: Env) -> None:
+def test_customer_admin_export_holds_only_their_customer(j16_env: Env) -> None:
+    env = j16_env
     who = _sessions(env)
+    other = f"/api/v1/audit/export?customer={env.customers['b']}"
+    assert env.client.get(other, headers=who["admin_a"]).status_code == 403
+    assert env.client.get("/api/v1/audit/verify", headers=who["admin_a"]).status_code == 403
     rows = env.client.get("/api/v1/audit/export", headers=who["admin_a"]).text.splitlines()
     assert rows and all(f'"customer": "{env.customers["a"]}"' in row for row in rows)
     everything = env.client.get("/api/v1/audit/export", headers=who["dpo"]).text

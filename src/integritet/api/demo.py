@@ -5,10 +5,11 @@ seeded :class:`random.Random`, so every demo home holds the same people. Seeding
 idempotent: a second run finds the demo users and reuses everything (the credentials are
 kept in ``demo.json``, mode 0600, in ``INTEGRITET_HOME``).
 
-The Loggamera example declares the roles ``support`` and ``dpo``. To show tenant and
-relationship access, the demo adds two roles the example does not have — ``customer_admin``
-(scope own_customer, J16) and ``technician`` (scope assigned, C4) — and offers the audit
-log to customers; :func:`demo_manifest` says so in the banner.
+The demo runs the example manifest unchanged, so the published policy, the register and
+what the demo enforces are the same document. It signs in one user per demo role the
+example declares (``dpo``, ``support``, ``customer_admin`` as ``kundadmin``, ``technician``
+as ``tekniker``), enrols TOTP for every role that needs MFA, and registers machines with a
+day of readings when the example has a telemetry section.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from integritet.access import Actor
 from integritet.consent import ConsentSource, ConsentState, Evidence
+from integritet.identity import mfa_required
 from integritet.manifest import Manifest
 from integritet.manifest.model import Scope, StaffRole, Text
 from integritet.services import Services
@@ -63,7 +65,9 @@ PEOPLE = 50
 
 
 def demo_manifest(manifest: Manifest) -> tuple[Manifest, list[str]]:
-    """The manifest with the demo's extra roles; returns it and what was added."""
+    """``manifest`` with ``customer_admin`` and ``technician`` roles added when it lacks them
+    (for tests of other examples); returns it and what was added. The demo does not use it:
+    the Loggamera example declares both roles itself."""
     have = {r.id for r in manifest.roles}
     contact = [c.id for c in manifest.categories if c.id == "contact"] or [
         manifest.categories[0].id
@@ -170,14 +174,25 @@ class DemoData:
     """What the banner prints: credentials, ids and a subject link."""
 
     passwords: dict[str, str] = field(default_factory=dict)
-    totp_uri: str = ""
+    totp: dict[str, str] = field(default_factory=dict)  # user -> otpauth:// URI
     token: str = ""
     customers: dict[str, str] = field(default_factory=dict)
     subjects: int = 0
     requests: int = 0
+    machines: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DemoData:
+        """Read ``demo.json`` (also the older layout with one ``totp_uri`` for the DPO)."""
+        old = data.pop("totp_uri", None)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        found = cls(**known)
+        if old and "dpo" not in found.totp:
+            found.totp["dpo"] = old
+        return found
 
 
 def load_or_seed(
@@ -186,7 +201,7 @@ def load_or_seed(
     """The demo data of ``home``: created on the first run, reused after. (data, created)"""
     path = home / DEMO_FILE
     if path.exists():
-        return DemoData(**json.loads(path.read_text())), False
+        return DemoData.from_json(json.loads(path.read_text())), False
     data = seed(services, progress)
     home.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -214,6 +229,7 @@ def seed(services: Services, progress: Callable[[int, int], None] | None = None)
             progress(i + 1, len(crowd))
     data.subjects = len(subject_ids)
     data.requests = _seed_requests(services, subject_ids)
+    data.machines = _seed_machines(services, customer_ids)
     _seed_users(services, data, customer_ids)
     return data
 
@@ -260,19 +276,59 @@ def _seed_requests(services: Services, subject_ids: list[str]) -> int:
     return 4
 
 
+DEMO_USERS = (  # user name, role, a customer's own user?
+    ("dpo", "dpo", False),
+    ("support", "support", False),
+    ("kundadmin", "customer_admin", True),
+    ("tekniker", "technician", False),
+)
+
+
 def _seed_users(services: Services, data: DemoData, customer_ids: list[str]) -> None:
+    """One user per demo role the manifest declares; TOTP for roles that need MFA."""
     identity, login = services.identity, services.login
-    users = [
-        ("dpo", "dpo", None, "staff"),
-        ("support", "support", None, "staff"),
-        ("kundadmin", "customer_admin", customer_ids[0], "customer"),
-        ("tekniker", "technician", None, "staff"),
-    ]
-    for username, role, customer, kind in users:
-        identity.add_user(username, role, customer=customer, kind=kind)
+    declared = {r.id for r in services.manifest.roles}
+    for username, role, customer_side in DEMO_USERS:
+        if role not in declared:
+            continue
+        customer = customer_ids[0] if customer_side else None
+        identity.add_user(
+            username, role, customer=customer, kind="customer" if customer_side else "staff"
+        )
         password = "demo-" + secrets.token_urlsafe(9)
         login.set_password(username, password)
         data.passwords[username] = password
-    identity.assign("tekniker", "customer", customer_ids[1])
-    data.totp_uri = login.enrol_totp("dpo")
-    data.token = identity.create_token("demo-system", ["read", "write", "manage_consent"])
+        if mfa_required(services.manifest, role):
+            data.totp[username] = login.enrol_totp(username)
+    if "tekniker" in data.passwords:
+        identity.assign("tekniker", "customer", customer_ids[1])
+    scopes = ["read", "write", "manage_consent"]
+    if services.manifest.telemetry is not None:
+        scopes += ["ingest_telemetry"]
+    data.token = identity.create_token("demo-system", scopes)
+
+
+def _seed_machines(services: Services, customer_ids: list[str]) -> list[str]:
+    """Two machines per customer with a day of hourly readings (telemetry examples only)."""
+    config = services.manifest.telemetry
+    if config is None:
+        return []
+    admin, telemetry = Actor.system("demo"), services.telemetry
+    numeric = [f.name for f in config.fields if f.kind in ("reading", "counter")]
+    rng = random.Random(11)
+    now = services.clock.now().replace(minute=0, second=0, microsecond=0)
+    machines: list[str] = []
+    records: list[dict[str, Any]] = []
+    for n, customer in enumerate(customer_ids):
+        site = telemetry.add_site(admin, customer, f"Anläggning {n + 1}")
+        for k in range(2):
+            machine = f"demo-{n + 1:02d}{k + 1}"
+            telemetry.add_machine(admin, machine, customer, site=site, model="Demo-logger")
+            machines.append(machine)
+            for hour in range(24):
+                at = (now - timedelta(hours=hour)).isoformat()
+                values = {name: round(rng.uniform(15, 25), 1) for name in numeric}
+                records.append({"machine": machine, "at": at, **values})
+    if numeric:
+        telemetry.ingest(admin, records)
+    return machines

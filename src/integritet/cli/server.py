@@ -90,7 +90,7 @@ def demo(
 ) -> None:
     """Start a demo server with an example service and realistic generated data."""
     from integritet.api.app import create_app
-    from integritet.api.demo import MailboxMailer, demo_manifest
+    from integritet.api.demo import MailboxMailer
     from integritet.examples import example_policy
     from integritet.manifest import load_manifest
     from integritet.services import Services
@@ -98,11 +98,11 @@ def demo(
     settings = get_settings()
     settings.base_url = f"http://{host}:{port}"
     path = example_policy(service)
-    manifest, added = demo_manifest(load_manifest(path))
+    manifest = load_manifest(path)  # as published: the demo enforces the example itself
     mailbox = settings.home / "mailbox"
     services = Services.open(settings, manifest, mailer=MailboxMailer(mailbox), notify=err.print)
     try:
-        banner = _seed_and_banner(services, settings.home, path, added)
+        banner = _seed_and_banner(services, settings.home, path)
         for line in banner:
             err.print(line, highlight=False, markup=False)
         if seed_only:
@@ -112,8 +112,7 @@ def demo(
         services.close()
 
 
-def _seed_and_banner(services: Any, home: Path, path: Path, added: list[str]) -> list[str]:
-    import pyotp
+def _seed_and_banner(services: Any, home: Path, path: Path) -> list[str]:
     from rich.progress import Progress
 
     from integritet.api.demo import load_or_seed
@@ -128,26 +127,49 @@ def _seed_and_banner(services: Any, home: Path, path: Path, added: list[str]) ->
         _demo_actor(), services.manifest.purposes[0].id, "email", _first_email()
     )
     link = services.identity.create_subject_link(first_subject) if first_subject else ""
-    secret = pyotp.parse_uri(data.totp_uri).secret
+    roles = {r.id: r.name.en for r in services.manifest.roles}
     lines = [
-        f"integritet demo: {path}",
+        f"integritet demo: {path} (unchanged; roles: {', '.join(roles)})",
         f"  {'created' if created else 'reusing'} demo data in {home}: "
-        f"{data.subjects} people, {len(data.customers)} customers, {data.requests} requests",
-        f"  added demo roles not in the example: {', '.join(added) or 'none'}",
+        f"{data.subjects} people, {len(data.customers)} customers, {data.requests} requests"
+        + (f", {len(data.machines)} machines" if data.machines else ""),
         f"  open {base}/ in a browser; API docs: {base}/api/v1/docs",
         f"  policy: {base}/api/v1/policy?lang=sv  register (Art. 30): {base}/api/v1/register",
         "  sign in: POST /api/v1/auth/login {username, password, code}",
-        f"    dpo        password {data.passwords['dpo']}  TOTP secret {secret}"
-        f"  (code now: {pyotp.TOTP(secret).now()})",
-        f"    support    password {data.passwords['support']}",
-        f"    kundadmin  password {data.passwords['kundadmin']}  (customer admin)",
-        f"    tekniker   password {data.passwords['tekniker']}  (technician)",
-        f"  system token (read, write, manage_consent): {data.token}",
+        *_user_lines(services, data),
+        f"  system token ({', '.join(_token_scopes(services, data.token))}): {data.token}",
         f"  data-subject link (15 min, single use): {base}/api/v1/auth/subject-link/{link}",
         f"  emails (codes, links) are written to {home / 'mailbox'}",
         "  stop with Ctrl-C",
     ]
+    telemetry = services.manifest.telemetry
+    if telemetry is not None and len(data.machines) > 2 and "tekniker" in data.passwords:
+        lines.insert(
+            -4,
+            f"  machine data (tekniker): {base}/api/v1/telemetry/machines/"
+            f"{data.machines[2]}?purpose={telemetry.purposes[0]}",
+        )
     return lines
+
+
+def _user_lines(services: Any, data: Any) -> list[str]:
+    import pyotp
+
+    names = {r.id: r.name.en for r in services.manifest.roles}
+    lines = []
+    for username, password in data.passwords.items():
+        role = services.identity.user(username).role
+        line = f"    {username:<10} password {password}  ({names.get(role, role)})"
+        if username in data.totp:
+            secret = pyotp.parse_uri(data.totp[username]).secret
+            line += f"  TOTP secret {secret} (code now: {pyotp.TOTP(secret).now()})"
+        lines.append(line)
+    return lines
+
+
+def _token_scopes(services: Any, token: str) -> list[str]:
+    found = services.identity.token(token)
+    return sorted(found.scopes) if found is not None else []
 
 
 def _demo_actor() -> Any:

@@ -17,6 +17,7 @@ from integritet.api.routes import (
     signin,
     subjects,
     system,
+    telemetry,
     unsubscribe,
 )
 
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     pii.router,
     register.router,
+    telemetry.router,
 ]
