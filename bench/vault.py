@@ -116,18 +116,22 @@ def throughput(vault: Vault, n: int, batch: int = 1000) -> dict[str, float]:
     with Session(vault.engine) as s, s.begin():
         sids = list(s.scalars(select(SubjectRow.id).limit(n)))
     out: dict[str, float] = {}
-    chunks = [sids[i : i + batch] for i in range(0, len(sids), batch)]
-    t0 = time.perf_counter()
-    for chunk in chunks:
-        with vault.engine.begin() as conn:
-            conn.execute(insert(table(RecordRow)), [_plain_row(vault, sid) for sid in chunk])
-    out["write_plain"] = len(sids) / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for chunk in chunks:
-        vault.put_records(
-            SYSTEM, "account", [NewRecord(sid, "contact", FIELDS, "person") for sid in chunk]
-        )
-    out["write_sealed"] = len(sids) / (time.perf_counter() - t0)
+    for per in (1, 10):  # records per subject in a batch
+        targets = [sid for sid in sids[: len(sids) // per] for _ in range(per)]
+        chunks = [targets[i : i + batch] for i in range(0, len(targets), batch)]
+        for mode in ("plain", "sealed"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for chunk in chunks:
+                if mode == "plain":
+                    with vault.engine.begin() as conn:
+                        rows = [_plain_row(vault, sid) for sid in chunk]
+                        conn.execute(insert(table(RecordRow)), rows)
+                else:
+                    items = [NewRecord(sid, "contact", FIELDS, "person") for sid in chunk]
+                    vault.put_records(SYSTEM, "account", items)
+            suffix = "" if per == 1 else f"_{per}"
+            out[f"write_{mode}{suffix}"] = len(targets) / (time.perf_counter() - t0)
+            out[f"cpu_{mode}{suffix}"] = len(targets) / (time.process_time() - c0)
     few = sids[: max(1, len(sids) // 10)]
     t0 = time.perf_counter()
     for sid in few:
@@ -213,6 +217,16 @@ def main() -> None:
     print(
         f"write records/s: plaintext {rates['write_plain']:,.0f}  "
         f"encrypted {rates['write_sealed']:,.0f}  ratio {w:.2f} (goal >= 0.7)"
+    )
+    print(
+        f"  per CPU-second: plaintext {rates['cpu_plain']:,.0f}  encrypted "
+        f"{rates['cpu_sealed']:,.0f}  ratio {rates['cpu_sealed'] / rates['cpu_plain']:.2f}"
+    )
+    w10 = rates["write_sealed_10"] / rates["write_plain_10"]
+    c10 = rates["cpu_sealed_10"] / rates["cpu_plain_10"]
+    print(
+        f"  10 records per subject: plaintext {rates['write_plain_10']:,.0f}  encrypted "
+        f"{rates['write_sealed_10']:,.0f}  ratio {w10:.2f} (per CPU-second {c10:.2f})"
     )
     print(f"  (put_record one by one, own transaction each: {rates['write_single']:,.0f}/s)")
     print(

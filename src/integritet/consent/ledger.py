@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integritet.clock import Clock, SystemClock, utc
+from integritet.consent.cache import DecisionCache
 from integritet.db import Base, session_factory
 from integritet.errors import ConsentError
 from integritet.manifest.model import Channel, ConsentPurpose, Manifest
@@ -152,7 +153,12 @@ class ConsentLedger:
         is_restricted: Callable[[str], bool] | None = None,
         is_suppressed: Callable[[str], bool] | None = None,
         is_customer: Callable[[str], bool] | None = None,
+        cache: bool = False,
     ) -> None:
+        """``cache=True`` remembers ``may_contact`` decisions while the SQLite database file
+        is unchanged (:mod:`integritet.consent.cache`). Only set it when the callbacks read
+        nothing but that same database (as :func:`integritet.consent.wiring.open_consent`
+        does): a change the database does not see would not reach the cache."""
         self.engine = engine
         self.manifest = manifest
         self.clock = clock or SystemClock()
@@ -161,12 +167,16 @@ class ConsentLedger:
         self._is_restricted = is_restricted or (lambda _s: False)
         self._is_suppressed = is_suppressed or (lambda _s: False)
         self._is_customer = is_customer or (lambda _s: False)
+        self._purposes = {cp.id: cp for cp in manifest.consent_purposes}
+        self._decisions: DecisionCache[tuple[str, str, str], Decision] | None = (
+            DecisionCache(engine) if cache else None
+        )
 
     # ------------------------------------------------------------------ writing
 
     def purpose(self, purpose: str, channel: str) -> ConsentPurpose:
         """The manifest's consent purpose, checking that it offers ``channel``."""
-        known = {cp.id: cp for cp in self.manifest.consent_purposes}
+        known = self._purposes
         if purpose not in known:
             raise ConsentError(
                 f"unknown consent purpose {purpose!r}; the manifest has: {', '.join(known)}"
@@ -329,6 +339,21 @@ class ConsentLedger:
 
     def may_contact(self, subject_id: str, purpose: str, channel: str) -> Decision:
         """May this subject be contacted for this consent purpose on this channel? With why."""
+        if self._decisions is None:
+            return self._decide(subject_id, purpose, channel)
+        key = (subject_id, purpose, channel)
+        found, version = self._decisions.lookup(key)
+        if found is None:
+            found = self._decide(subject_id, purpose, channel)
+            self._decisions.store(key, found, version)
+        return found
+
+    def close(self) -> None:
+        """Close the decision cache's own database connection (the engine is the caller's)."""
+        if self._decisions is not None:
+            self._decisions.close()
+
+    def _decide(self, subject_id: str, purpose: str, channel: str) -> Decision:
         cp = self.purpose(purpose, channel)
         if self._is_restricted(subject_id):
             return Decision(False, "processing is restricted (GDPR Art. 18)")

@@ -43,6 +43,7 @@ def open_consent(
         is_restricted=vault.is_restricted,
         is_suppressed=suppressions.is_suppressed,
         is_customer=lambda subject: vault.subject_customer(subject) is not None,
+        cache=True,  # every callback above reads only this database
     )
 
 

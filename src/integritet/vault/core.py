@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -56,6 +56,29 @@ IDENTITY_KINDS = ("email", "phone", "personnummer", "customer_number", "external
 RIGHTS_ACTOR = "requests"
 OWN_RIGHTS = "art18_own_rights"
 INDEX_KEY_ID = "index"
+
+
+class Subject(Protocol):
+    """What checks, audit and sealing read of a subject: a ``SubjectRow`` or a ``SubjectRef``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer_id(self) -> str | None: ...
+    @property
+    def restricted(self) -> bool: ...
+    @property
+    def erased_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    """A subject's columns as plain values (batch paths load these instead of ORM rows)."""
+
+    id: str
+    customer_id: str | None
+    restricted: bool
+    erased_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -186,7 +209,7 @@ class VaultCore:
         outcome: str,
         *,
         purpose: str | None = None,
-        subject: SubjectRow | None = None,
+        subject: Subject | None = None,
         detail: Mapping[str, DetailValue] | None = None,
     ) -> int:
         event = AuditEvent(
@@ -210,7 +233,7 @@ class VaultCore:
         *,
         purpose: str | None,
         category: str | None = None,
-        subject: SubjectRow | None = None,
+        subject: Subject | None = None,
         customer: str | None = None,
         machine: str | None = None,
         storage_only: bool = False,
@@ -279,7 +302,7 @@ class VaultCore:
         return hit is not None
 
     def key(
-        self, session: Session, subject: SubjectRow, key_ref: str, *, create: bool = False
+        self, session: Session, subject: Subject, key_ref: str, *, create: bool = False
     ) -> bytes:
         """Unwrap one of the subject's keys; ``create`` makes it when a live subject lacks it.
 
@@ -325,16 +348,16 @@ class VaultCore:
             for key_id, wrapped, kek in rows:
                 cache[key_id] = self.keyring.unwrap(wrapped, key_id, kek)
 
-    def subject_rows(self, session: Session, subject_ids: Iterable[str]) -> dict[str, SubjectRow]:
-        """Many subjects by id with one query per 500; raises like :meth:`subject_row`."""
+    def subject_refs(self, session: Session, subject_ids: Iterable[str]) -> dict[str, SubjectRef]:
+        """Many subjects by id (plain values, one query per 500); raises like
+        :meth:`subject_row` for a missing or erased one."""
         ids = list(dict.fromkeys(subject_ids))
-        found: dict[str, SubjectRow] = {}
+        found: dict[str, SubjectRef] = {}
+        cols = (SubjectRow.id, SubjectRow.customer_id, SubjectRow.restricted, SubjectRow.erased_at)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
-            found.update(
-                (r.id, r)
-                for r in session.scalars(select(SubjectRow).where(SubjectRow.id.in_(chunk)))
-            )
+            for row in session.execute(select(*cols).where(SubjectRow.id.in_(chunk))):
+                found[row[0]] = SubjectRef(*row)
         for sid in ids:
             if sid not in found:
                 self.subject_row(session, sid)  # raises NotFound or KeyDestroyed
@@ -406,9 +429,7 @@ class VaultCore:
             )
         return sid
 
-    def set_identity(
-        self, s: Session, subject: SubjectRow, dek: bytes, kind: str, value: str
-    ) -> None:
+    def set_identity(self, s: Session, subject: Subject, dek: bytes, kind: str, value: str) -> None:
         digest = self.digest(kind, value)
         other = s.scalar(
             select(IdentityRow).where(IdentityRow.kind == kind, IdentityRow.digest == digest)

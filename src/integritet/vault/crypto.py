@@ -71,8 +71,11 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
         raise OpenFailed("authentication failed") from None
 
 
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def seal_fields(key: bytes, fields: Mapping[str, Any], aad: bytes) -> bytes:
-    data = json.dumps(dict(fields), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    data = _FIELDS_JSON.encode(fields if isinstance(fields, dict) else dict(fields))
     return seal(key, data.encode(), aad)
 
 
