@@ -37,8 +37,9 @@ def coffeecloud() -> Manifest:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url)
+def settings(tmp_path: Path, migrated_database_url: str) -> Settings:
+    """A fresh database on each backend (SQLite and PostgreSQL), already migrated."""
+    return Settings(home=tmp_path / "home", database_url=migrated_database_url)
 
 
 @dataclass

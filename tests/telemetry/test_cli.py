@@ -19,8 +19,10 @@ Run = Callable[..., CliResult]
 
 
 @pytest.fixture
-def cli(home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, run_cli: Run) -> Run:
-    monkeypatch.setenv("INTEGRITET_DATABASE_URL", database_url)
+def cli(
+    home: Path, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch, run_cli: Run
+) -> Run:
+    monkeypatch.setenv("INTEGRITET_DATABASE_URL", migrated_database_url)
     return run_cli
 
 
