@@ -98,11 +98,15 @@ CASES: dict[str, tuple[Callable[[Engine], None], int, str]] = {
 }
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_tampering_is_found_at_the_first_bad_position(log: AuditLog, case: str) -> None:
+def test_tampering_is_found_at_the_first_bad_position(
+    log: AuditLog, case: str, workers: int
+) -> None:
+    """On SQLite also with the ranges checked by two worker processes (two rows each)."""
     mutate, position, reason = CASES[case]
     mutate(log.engine)
-    result = log.verify()
+    result = log.verify(workers=workers, batch=2)
     assert not result.ok
     assert result.bad_position == position
     assert result.reason is not None and reason in result.reason

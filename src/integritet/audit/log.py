@@ -6,8 +6,10 @@ import base64
 import csv
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
+from integritet.audit import parallel
 from integritet.audit.chain import (
     GENESIS,
     AuditEntry,
@@ -276,13 +279,16 @@ class AuditLog:
         checkpoint: Path | None = None,
         *,
         batch: int = 50_000,
+        workers: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> VerifyResult:
         """Walk the whole chain and every signed checkpoint; name the first bad position.
 
         ``checkpoint`` is an exported checkpoint file, so truncation is caught even when
         the attacker also deleted the checkpoints in the database. ``progress`` is called
-        with the number of rows checked in each batch.
+        with the number of rows checked in each batch. On SQLite the chain is checked in
+        ranges of ``batch`` rows by ``workers`` processes (default: two from 200,000 rows
+        on, when the machine has two cores); see :mod:`integritet.audit.parallel`.
         """
         signed = self.checkpoints()
         if checkpoint is not None and (exported := Checkpoint.read(checkpoint)) not in signed:
@@ -296,14 +302,18 @@ class AuditLog:
                 )
             if expected.setdefault(cp.position, cp.hash) != cp.hash:
                 return _checked(self.head(), len(signed), cp.position, "conflicting checkpoints")
-        walker = ChainWalker(expected)
         raw = self.engine.raw_connection()
         try:
-            for rows in _stream(raw, batch):
-                if not walker.feed(rows):
-                    break
-                if progress is not None:
-                    progress(len(rows))
+            start, prev, done = 1, GENESIS, False
+            if self.engine.dialect.name == "sqlite":
+                start, prev, done = _parallel_verify(raw, expected, workers, batch, progress)
+            walker = ChainWalker(expected, start, prev)
+            if not done:  # the walker, from the first range the fast check doubted
+                for rows in _stream(raw, batch, start):
+                    if not walker.feed(rows):
+                        break
+                    if progress is not None:
+                        progress(len(rows))
         finally:
             raw.close()
         return walker.result(len(signed))
@@ -349,20 +359,57 @@ EXPORT_COLUMNS = (
 )
 _SELECT_ROWS = (
     "SELECT position, at, actor, action, outcome, purpose, subject, customer, detail,"
-    " prev_hash, hash FROM audit_events ORDER BY position"
+    " prev_hash, hash FROM audit_events{} ORDER BY position"
 )
+PARALLEL_FROM = 200_000  # rows from which verify uses worker processes by default
 
 
-def _stream(raw: Any, batch: int) -> Iterator[list[tuple[Any, ...]]]:
-    """Rows in position order, ``batch`` at a time, straight from the DB-API driver."""
+def _parallel_verify(
+    raw: Any,
+    signed: dict[int, str],
+    workers: int | None,
+    size: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, str, bool]:
+    """Ranges in worker processes on SQLite: (position, hash before it, whether all held).
+
+    When not all held, the walker resumes in-process at the returned position with that
+    hash; also when the log is too small, in memory, or not forkable here (position 1).
+    """
+    driver = raw.driver_connection
+    count, low, top = driver.execute(
+        "SELECT count(*), min(position), max(position) FROM audit_events"
+    ).fetchone()
+    if workers is None:
+        workers = 2 if count >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
+    path = parallel.database_path(driver)
+    if workers < 2 or path is None or count <= size or not parallel.can_fork():
+        return 1, GENESIS, False
+    if low != 1 or top != count:  # rows missing or outside 1..N: the walker says which
+        return 1, GENESIS, False
+    results = parallel.check_ranges(path, top, signed, workers=workers, size=size)
+    with closing(results):
+        return parallel.first_bad(results, progress)
+
+
+def _stream(raw: Any, batch: int, start: int = 1) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows in position order, ``batch`` at a time, from the DB-API driver.
+
+    From ``start`` on; from 1 means every row, positions below 1 included.
+    """
     driver = raw.driver_connection
     if type(driver).__module__.startswith("psycopg"):
         cursor = driver.cursor(name="integritet_audit_verify")  # server-side cursor
         cursor.itersize = batch
+        mark = "%s"
     else:
         cursor = raw.cursor()
+        mark = "?"
     try:
-        cursor.execute(_SELECT_ROWS)
+        if start > 1:
+            cursor.execute(_SELECT_ROWS.format(f" WHERE position >= {mark}"), (start,))
+        else:
+            cursor.execute(_SELECT_ROWS.format(""))
         while rows := cursor.fetchmany(batch):
             yield rows
     finally:
