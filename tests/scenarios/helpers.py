@@ -28,6 +28,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from integritet.access import Actor
 from integritet.clock import FixedClock
+from integritet.consent import ConsentLedger
+from integritet.disclosure import Disclosures
 from integritet.manifest import Manifest, load_manifest
 from integritet.requests import Requests, open_requests
 from integritet.settings import Settings
@@ -147,6 +149,14 @@ class Service:
         )
         self._requests.append(engine)
         return engine
+
+    def disclosures(self, manifest: Manifest | None = None) -> Disclosures:
+        """The sharing gate on this service's vault, consent ledger and mailbox."""
+        manifest = manifest or self.manifest
+        consent = ConsentLedger(self.vault.engine, manifest, clock=self.clock)
+        return Disclosures(
+            self.vault, manifest, consent=consent, mailer=self.mailbox, clock=self.clock
+        )
 
     def cli(self, *args: str) -> CliResult:
         result = self.runner(*args)

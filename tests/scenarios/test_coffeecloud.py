@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from integritet.access import Actor
-from integritet.errors import AccessDenied, VaultError
+from integritet.errors import AccessDenied, DisclosureRefused, VaultError
+from integritet.manifest import load_manifest
 from scenarios.helpers import SYSTEM, Service
 
 Make = Callable[[str, str | None], Service]
@@ -32,8 +33,10 @@ def _contact(svc: Service, customer: str, email: str = EMAIL, source: str = "res
     return sid
 
 
-def test_C1_the_source_is_recorded_per_record(make_service: Make, database_url: str) -> None:
-    svc = make_service("coffeecloud", database_url)
+def test_C1_the_source_is_recorded_per_record(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("coffeecloud", migrated_database_url)
     customer = svc.vault.create_customer(SYSTEM, "Kontoret AB")
     sid = _contact(svc, customer, source="distributor")
     ticket = {"contact_person": "Kim", "description": "Kvarnen låter"}
@@ -45,8 +48,10 @@ def test_C1_the_source_is_recorded_per_record(make_service: Make, database_url: 
         svc.vault.put_record(SYSTEM, "service", sid, "contact", {"name": "X"}, "machine")
 
 
-def test_C3_the_stated_purposes_and_no_other_use(make_service: Make, database_url: str) -> None:
-    svc = make_service("coffeecloud", database_url)
+def test_C3_the_stated_purposes_and_no_other_use(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("coffeecloud", migrated_database_url)
     sid = _contact(svc, svc.vault.create_customer(SYSTEM, "Kontoret AB"))
     assert svc.vault.records(SYSTEM, "uptime", sid, "machine_data")[0].fields["errors"] == "E17"
     with pytest.raises(AccessDenied, match="purpose 'marketing' is not declared"):
@@ -61,9 +66,9 @@ def test_C3_the_stated_purposes_and_no_other_use(make_service: Make, database_ur
 
 
 def test_C4_only_technicians_of_that_customer_see_machine_data(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("coffeecloud", database_url)
+    svc = make_service("coffeecloud", migrated_database_url)
     ours = svc.vault.create_customer(SYSTEM, "Kontoret AB")
     theirs = svc.vault.create_customer(SYSTEM, "Annat AB")
     sid = _contact(svc, ours)
@@ -80,26 +85,42 @@ def test_C4_only_technicians_of_that_customer_see_machine_data(
     assert partners.categories == ["machine_data", "service_notes"]
 
 
-def test_C5_no_financial_information_to_authorities(make_service: Make, tmp_path: Path) -> None:
-    svc = make_service("coffeecloud", None)
+def test_C5_no_financial_information_to_authorities(
+    make_service: Make, migrated_database_url: str, tmp_path: Path
+) -> None:
+    svc = make_service("coffeecloud", migrated_database_url)
 
     def give_billing(data: dict[str, Any]) -> None:
         authorities = next(r for r in data["recipients"] if r["id"] == "authorities")
         authorities["categories"].append("billing")
         authorities["purposes"].append("invoicing")
 
-    refused = svc.cli("check", str(svc.with_changes(tmp_path, give_billing)))
+    edited = svc.with_changes(tmp_path, give_billing)
+    refused = svc.cli("check", str(edited))
     assert refused.exit_code == 1
     assert "financial-to-recipient" in refused.output and "authorities" in refused.output
     assert svc.cli("check").exit_code == 0
     sv = svc.cli("render", "--lang", "sv").stdout
     assert "Myndigheter med tillsyn över maskinen får aldrig finansiell information av oss" in sv
+    # at run time: even a manifest that slipped past the check hands no billing data over
+    sid = _contact(svc, svc.vault.create_customer(SYSTEM, "Kontoret AB"))
+    billing = {"invoice_address": "Fakturavägen 9", "amount": "1 990 kr"}
+    svc.vault.put_record(SYSTEM, "invoicing", sid, "billing", billing, "customer")
+    inspector, basis = Actor.system("legal"), "Tillsyn enligt livsmedelslagen, dnr 2026-17"
+    for gate in (svc.disclosures(), svc.disclosures(load_manifest(edited))):
+        with pytest.raises(DisclosureRefused, match="financial category 'billing'"):
+            gate.disclose(inspector, "invoicing", sid, "authorities", ["billing"],
+                          legal_basis_note=basis)  # fmt: skip
+    machine = svc.disclosures().disclose(inspector, "quality", sid, "authorities",
+                                         legal_basis_note=basis)  # fmt: skip
+    assert machine.legal and [r.category for r in machine.records] == ["machine_data"]
+    assert [d.categories for d in svc.disclosures().received_by(sid)] == [("machine_data",)]
 
 
 def test_C6_encrypted_with_aes_256_at_rest_and_in_transit(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("coffeecloud", database_url)
+    svc = make_service("coffeecloud", migrated_database_url)
     sid = _contact(svc, svc.vault.create_customer(SYSTEM, "Kontoret AB"))
     billing = {"invoice_address": "Fakturavägen 9", "amount": "1 990 kr"}
     svc.vault.put_record(SYSTEM, "invoicing", sid, "billing", billing, "customer")
@@ -112,9 +133,9 @@ def test_C6_encrypted_with_aes_256_at_rest_and_in_transit(
 
 
 def test_C7_material_change_needs_fresh_consent_and_shows_the_date(
-    make_service: Make, database_url: str, tmp_path: Path
+    make_service: Make, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    svc = make_service("coffeecloud", database_url)
+    svc = make_service("coffeecloud", migrated_database_url)
     assert (
         svc.cli("render", "--lang", "sv")
         .stdout.splitlines()[2]
@@ -142,11 +163,11 @@ def test_C8_a_contact_address_for_questions(make_service: Make) -> None:
 
 
 def test_C2_no_card_or_sensitive_data_is_collected_from_machines(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
     from integritet.telemetry import open_telemetry
 
-    svc = make_service("coffeecloud", database_url)
+    svc = make_service("coffeecloud", migrated_database_url)
     customer = svc.vault.create_customer(SYSTEM, "Kontoret AB")
     telemetry = open_telemetry(svc.settings, svc.manifest, svc.clock, engine=svc.vault.engine)
     telemetry.add_machine(SYSTEM, "sc-7781", customer, serial="SC-7781")

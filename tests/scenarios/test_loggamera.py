@@ -46,8 +46,10 @@ def _user(svc: Service, email: str = EMAIL) -> str:
     )
 
 
-def test_L1_only_the_declared_data_is_accepted(make_service: Make, database_url: str) -> None:
-    svc = make_service("loggamera", database_url)
+def test_L1_only_the_declared_data_is_accepted(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
     sid = _user(svc)
     with pytest.raises(VaultError, match="personnummer"):
         svc.vault.put_record(
@@ -112,8 +114,10 @@ def test_L2_personal_data_in_free_text_is_found_and_removed(
     assert "fritext" in rendered.lower()
 
 
-def test_L3_deleted_three_years_after_last_login(make_service: Make, database_url: str) -> None:
-    svc = make_service("loggamera", database_url)
+def test_L3_deleted_three_years_after_last_login(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
     sid = _user(svc)
     login = svc.clock.now()
     svc.vault.record_event(SYSTEM, sid, "last_login", login)
@@ -138,9 +142,9 @@ def test_L3_deleted_three_years_after_last_login(make_service: Make, database_ur
 
 
 def test_L4_deregistration_is_confirmed_then_all_but_sales_is_deleted(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loggamera", database_url)
+    svc = make_service("loggamera", migrated_database_url)
     sid = _user(svc)
     requests = svc.requests(outbox=_NoOutbox())
     rid = requests.new("erasure", email=EMAIL)
@@ -164,6 +168,40 @@ def test_L4_deregistration_is_confirmed_then_all_but_sales_is_deleted(
     assert EMAIL.encode() not in svc.raw() and b"198.51.100.23" not in svc.raw()
 
 
+def test_L5_the_person_learns_the_installers_name_before_the_booking(
+    make_service: Make, migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
+    contact = {"name": "Lars Larsson", "email": EMAIL, "phone": "+46701112233",
+               "address": "Pannrumsvägen 4, Lund"}  # fmt: skip
+    sid = svc.person(EMAIL, {"contact": contact}, purposes={"contact": "account"})
+    # the mail server is down: the person cannot be told, so the installer gets nothing
+    monkeypatch.setenv("INTEGRITET_SMTP_PORT", "9")
+    down = svc.cli("disclose", "installer", "--email", EMAIL)
+    assert down.exit_code == 1 and "mail delivery" in down.stderr, down.output
+    assert "Pannrumsvägen" not in down.output
+    monkeypatch.setenv("INTEGRITET_SMTP_PORT", str(svc.mailbox.port))
+    booked = svc.cli("disclose", "installer", "--email", EMAIL, "--format", "json")
+    assert booked.exit_code == 0, booked.output
+    released = json.loads(booked.stdout)
+    assert released["records"] == [{"category": "contact", "fields": contact}]
+    [notice] = svc.mailbox.to(EMAIL)
+    assert "Installatören" in str(notice["Subject"])
+    text = body(notice)
+    assert "lämnar nu namn och kontaktuppgifter till Installatören" in text
+    assert "is now sharing name and contact details with Installatören" in text
+    # the audit chain orders it: refused, then notice sent, then the data read, then shared
+    steps = [(e.action, e.outcome, e.purpose) for e in svc.vault.audit.entries(subject=sid)]
+    order = [steps.index(s) for s in (("disclosure.share", "denied", "installation"),
+             ("disclosure.notice", "done", "installation"),
+             ("vault.read", "allowed", "installation"),
+             ("disclosure.share", "done", "installation"))]  # fmt: skip
+    assert order == sorted(order)
+    listed = svc.cli("disclosures", "--email", EMAIL)
+    assert "Installatören (installer): contact for installation" in listed.stdout
+    assert "Installatören" in svc.cli("render", "--lang", "sv").stdout
+
+
 class _NoOutbox:
     """An outbox that delivers nothing (L4 is about the vault; L6 uses a real receiver)."""
 
@@ -177,8 +215,10 @@ class _NoOutbox:
         return False
 
 
-def test_L6_processors_are_told_to_delete_too(make_service: Make, database_url: str) -> None:
-    svc = make_service("loggamera", database_url)
+def test_L6_processors_are_told_to_delete_too(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
     receivers = {rid: Receiver(secret=f"{rid}-secret") for rid in ("visma", "mailchimp")}
     servers = {rid: Server(r) for rid, r in receivers.items()}
     try:
@@ -247,9 +287,9 @@ def test_L8_log_files_follow_the_same_three_years(make_service: Make, tmp_path: 
 
 
 def test_L9_messages_per_category_and_channel_by_permission(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loggamera", database_url)
+    svc = make_service("loggamera", migrated_database_url)
     sid = _user(svc)
     ledger = ConsentLedger(svc.vault.engine, svc.manifest, clock=svc.clock)
     portal = Evidence(ConsentSource.portal, svc.manifest.policy.version)
@@ -296,8 +336,10 @@ def test_L10_cookies_only_keep_the_login_and_settings(make_service: Make, tmp_pa
     assert diff.exit_code == 0 and "MATERIAL" in diff.output and "_ga" in diff.output
 
 
-def test_L11_incorrect_data_is_corrected_on_request(make_service: Make, database_url: str) -> None:
-    svc = make_service("loggamera", database_url)
+def test_L11_incorrect_data_is_corrected_on_request(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
     sid = _user(svc)
     svc.vault.close()
     svc._vault = None
@@ -319,8 +361,10 @@ def test_L11_incorrect_data_is_corrected_on_request(make_service: Make, database
     assert svc.vault.find_subject(SYSTEM, "account", "phone", "+46701112233") is None
 
 
-def test_L12_changes_are_published_on_the_page(make_service: Make, database_url: str) -> None:
-    svc = make_service("loggamera", database_url)
+def test_L12_changes_are_published_on_the_page(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loggamera", migrated_database_url)
     assert svc.cli("policy", "publish").exit_code == 0
 
     def bump(data: dict[str, Any]) -> None:
@@ -344,18 +388,34 @@ def test_L12_changes_are_published_on_the_page(make_service: Make, database_url:
 
 
 def test_L7_no_other_sharing_without_consent(
-    make_service: Make, database_url: str, tmp_path: Path
+    make_service: Make, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    svc = make_service("loggamera", database_url)
+    svc = make_service("loggamera", migrated_database_url)
     _user(svc)
     svc.vault.close()
     svc._vault = None
     # Mailchimp gets the address only with newsletter consent: without it the gate says no.
+    refused = svc.cli("disclose", "mailchimp", "--email", EMAIL)
+    assert refused.exit_code == 3 and "'newsletter' consent" in refused.stderr
     assert svc.cli("consent", "check", "newsletter", "email", "--email", EMAIL).exit_code == 1
     given = svc.cli("consent", "set", "newsletter", "email", "given", "--email", EMAIL,
                     "--source", "portal", "--text", "Ja, skicka nyhetsbrevet")  # fmt: skip
     assert given.exit_code == 0, given.output
     assert svc.cli("consent", "check", "newsletter", "email", "--email", EMAIL).exit_code == 0
+    shared = svc.cli("disclose", "mailchimp", "--email", EMAIL, "--format", "json")
+    assert shared.exit_code == 0, shared.output
+    assert json.loads(shared.stdout)["records"][0]["fields"]["email"] == EMAIL
+    # nothing beyond what the manifest declares, consent or not
+    more = svc.cli("disclose", "mailchimp", "--email", EMAIL, "-c", "access_log")
+    assert more.exit_code == 3 and "not declared to receive 'access_log'" in more.stderr
+    stranger = svc.cli("disclose", "adnetwork", "--email", EMAIL)
+    assert stranger.exit_code == 1 and "no recipient with id 'adnetwork'" in stranger.stderr
+    withdrawn = svc.cli("consent", "set", "newsletter", "email", "withdrawn", "--email", EMAIL,
+                        "--source", "portal")  # fmt: skip
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert svc.cli("disclose", "mailchimp", "--email", EMAIL).exit_code == 3
+    listed = svc.cli("disclosures", "--email", EMAIL, "--format", "json")
+    assert [d["recipient"] for d in json.loads(listed.stdout)] == ["mailchimp"]
 
     def share_more(data: dict[str, Any]) -> None:
         data["recipients"].append(

@@ -17,8 +17,17 @@ import pytest
 from integritet.access import Actor
 from integritet.consent import ConsentSource, ConsentState, Evidence
 from integritet.consent.wiring import open_consent
-from integritet.errors import AccessDenied, KeyDestroyed, NotFound, SubjectRestricted, VaultError
+from integritet.errors import (
+    AccessDenied,
+    DisclosureRefused,
+    KeyDestroyed,
+    NotFound,
+    ResidencyError,
+    SubjectRestricted,
+    VaultError,
+)
 from integritet.requests import Status
+from integritet.residency import Residency
 from integritet.retention import run as retention_run
 from scenarios.helpers import ROOT, SYSTEM, Service
 
@@ -60,8 +69,10 @@ def _render(svc: Service, lang: str = "en") -> str:
     return result.stdout
 
 
-def test_J1_account_data_and_only_a_password_hash(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J1_account_data_and_only_a_password_hash(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     with pytest.raises(VaultError, match="password"):
         svc.vault.put_record(SYSTEM, "service", sid, "password", {"password": "hunter2"}, "person")
@@ -76,9 +87,9 @@ def test_J1_account_data_and_only_a_password_hash(make_service: Make, database_u
 
 
 def test_J2_backed_up_content_is_processed_for_the_customer(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loop-backup", database_url)
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     _content(svc, sid)
     assert svc.manifest.category("content").role.value == "processor"
@@ -90,8 +101,10 @@ def test_J2_backed_up_content_is_processed_for_the_customer(
     assert "processor" in _render(svc).split("## Our role", 1)[1].split("\n## ")[0]
 
 
-def test_J3_session_records_are_kept_then_deleted(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J3_session_records_are_kept_then_deleted(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     engineer = Actor.staff("olle", "engineer")
     session = svc.vault.records(engineer, "security", sid, "sessions")[0].fields
@@ -111,9 +124,9 @@ def test_J4_cookies_identify_sessions_only(make_service: Make) -> None:
 
 
 def test_J5_service_and_product_news_unless_opted_out(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loop-backup", database_url)
+    svc = make_service("loop-backup", migrated_database_url)
     customer = svc.vault.create_customer(SYSTEM, "Acme Ltd")
     sid = _user(svc, customer)
     ledger = open_consent(svc.settings, svc.manifest, svc.vault, svc.clock)
@@ -127,16 +140,29 @@ def test_J5_service_and_product_news_unless_opted_out(
 
 
 def test_J6_disclosure_on_legal_obligation_is_recorded_as_such(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loop-backup", database_url)
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     with pytest.raises(AccessDenied):
         svc.vault.records(Actor.staff("sue", "support"), "legal_disclosure", sid, "account")
-    disclosed = svc.vault.records(Actor.system("legal"), "legal_disclosure", sid, "sessions")
-    assert disclosed[0].fields["ip"] == "192.0.2.44"
-    events = [e for e in svc.vault.audit.entries(subject=sid) if e.action == "vault.read"]
-    assert any(e.purpose == "legal_disclosure" and e.actor == "system:legal" for e in events)
+    gate, legal = svc.disclosures(), Actor.system("legal")
+    with pytest.raises(DisclosureRefused, match="only where the law requires"):
+        gate.disclose(legal, "legal_disclosure", sid, "authorities", ["sessions"])
+    order = "Production order, Leeds Crown Court, case T20267001"
+    done = gate.disclose(legal, "legal_disclosure", sid, "authorities", ["sessions"],
+                         legal_basis_note=order)  # fmt: skip
+    assert done.legal and done.records[0].fields["ip"] == "192.0.2.44"
+    assert gate.note(done.id) == order  # sealed under the person's key, readable by staff
+    events = [e for e in svc.vault.audit.entries(subject=sid) if e.action == "disclosure.legal"]
+    assert [(e.actor, e.purpose, e.detail["recipient"]) for e in events] == [
+        ("system:legal", "legal_disclosure", "authorities")
+    ]
+    assert "T20267001" not in json.dumps([e.detail for e in svc.vault.audit.entries()])
+    assert [(d.recipient, d.legal) for d in gate.received_by(sid)] == [("authorities", True)]
+    with pytest.raises(DisclosureRefused, match="financial category 'payment_card'"):
+        gate.disclose(legal, "legal_disclosure", sid, "authorities", ["payment_card"],
+                      legal_basis_note=order)  # fmt: skip
     assert "only when the law, a court order or other legal process requires it" in _render(svc)
 
 
@@ -167,8 +193,8 @@ def test_J8_privacy_shield_is_refused(make_service: Make) -> None:
     assert mechanisms["zendesk"] == "scc" and mechanisms["zoom"] == "adequacy"
 
 
-def test_J9_access_and_restriction(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J9_access_and_restriction(make_service: Make, migrated_database_url: str) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     requests = svc.requests()
     access = requests.new("access", email=EMAIL)
@@ -184,8 +210,10 @@ def test_J9_access_and_restriction(make_service: Make, database_url: str) -> Non
     assert not ledger.may_contact(sid, "product_news", "email")  # no use, no disclosure
 
 
-def test_J10_encrypted_at_rest_and_access_enforced(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J10_encrypted_at_rest_and_access_enforced(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     raw = svc.raw()
     assert EMAIL.encode() not in raw and b"192.0.2.44" not in raw and b"LAPTOP-JD" not in raw
@@ -213,9 +241,9 @@ def test_J12_published_list_of_sub_processors(make_service: Make) -> None:
 
 
 def test_J13_content_is_deleted_when_the_subscription_ends(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("loop-backup", database_url)
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     _content(svc, sid)
     svc.vault.record_event(SYSTEM, sid, "subscription_end", svc.clock.now())
@@ -226,8 +254,35 @@ def test_J13_content_is_deleted_when_the_subscription_ends(
     assert b"Sven Svensson" not in svc.raw()
 
 
-def test_J15_erasure_on_request_in_time(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J14_the_customer_chooses_where_its_data_is_stored(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
+    customer = svc.vault.create_customer(SYSTEM, "Acme Ltd", "556000-0002")
+    sid = _user(svc, customer)
+    shown = svc.cli("customers", "location", customer)
+    assert shown.exit_code == 0 and "aws-frankfurt (Amazon Web Services" in shown.stdout
+    chosen = svc.cli("customers", "location", "556000-0002", "gcp-finland")
+    assert chosen.exit_code == 0, chosen.output
+    assert "gcp-finland (Google Cloud Platform, Hamina (europe-north1), FI)" in chosen.stdout
+    other = svc.cli("customers", "location", customer, "azure-us-east")
+    assert other.exit_code == 3 and "not one of the offered" in other.stderr
+    # at run time: a node in Frankfurt may no longer write this customer's backups
+    backup = {"files": "rapport-2026.docx"}
+    frankfurt = Residency(svc.vault, svc.manifest, svc.clock, here="aws-frankfurt")
+    with pytest.raises(ResidencyError, match="chose 'gcp-finland'"):
+        frankfurt.put_record(SYSTEM, "service", sid, "content", backup, "customer")
+    assert svc.vault.records(SYSTEM, "service", sid, "content") == []
+    finland = Residency(svc.vault, svc.manifest, svc.clock, here="gcp-finland")
+    finland.put_record(SYSTEM, "service", sid, "content", backup, "customer")
+    assert [r.fields for r in svc.vault.records(SYSTEM, "service", sid, "content")] == [backup]
+    refusals = [e for e in svc.vault.audit.entries() if e.action == "residency.write"]
+    assert [(e.outcome, e.customer) for e in refusals] == [("denied", customer)]
+    assert "Hamina" in _render(svc)
+
+
+def test_J15_erasure_on_request_in_time(make_service: Make, migrated_database_url: str) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     sid = _user(svc)
     requests = svc.requests()
     rid = requests.new("erasure", email=EMAIL)
@@ -248,8 +303,10 @@ def test_J15_erasure_on_request_in_time(make_service: Make, database_url: str) -
     assert EMAIL.encode() not in svc.raw()
 
 
-def test_J16_customers_retrieve_their_own_audit_log(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J16_customers_retrieve_their_own_audit_log(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     acme = svc.vault.create_customer(SYSTEM, "Acme Ltd")
     other = svc.vault.create_customer(SYSTEM, "Other Ltd")
     jane = _user(svc, acme)
@@ -274,8 +331,8 @@ def test_J17_a_data_protection_officer_to_contact(make_service: Make) -> None:
     assert svc.cli("check", str(svc.policy)).output.count("dpo-missing") == 0
 
 
-def test_J18_marketing_opt_out_at_any_time(make_service: Make, database_url: str) -> None:
-    svc = make_service("loop-backup", database_url)
+def test_J18_marketing_opt_out_at_any_time(make_service: Make, migrated_database_url: str) -> None:
+    svc = make_service("loop-backup", migrated_database_url)
     customer = svc.vault.create_customer(SYSTEM, "Acme Ltd")
     _user(svc, customer)
     svc.vault.close()

@@ -51,8 +51,10 @@ def _verified(requests: Requests, kind: str, **kwargs: Any) -> str:
     return rid
 
 
-def test_P1_contact_billing_and_job_title_are_held(make_service: Make, database_url: str) -> None:
-    svc = make_service("paam", database_url)
+def test_P1_contact_billing_and_job_title_are_held(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     fields = svc.vault.records(SYSTEM, "customer_relationship", sid, "crm_contact")[0].fields
     assert fields == CONTACT
@@ -82,8 +84,10 @@ def test_P2_visitor_ips_are_truncated_then_deleted(make_service: Make, tmp_path:
     assert new in kept  # five days old: kept as it was
 
 
-def test_P3_roles_encryption_mfa_and_password_policy(make_service: Make, database_url: str) -> None:
-    svc = make_service("paam", database_url)
+def test_P3_roles_encryption_mfa_and_password_policy(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     finance = Actor.staff("eva", "finance")
     assert svc.vault.records(finance, "invoicing", sid, "billing")[0].fields["invoices"]
@@ -98,8 +102,10 @@ def test_P3_roles_encryption_mfa_and_password_policy(make_service: Make, databas
     assert "multi-factor" in en.lower() and "14" in en
 
 
-def test_P4_agreement_end_deletes_or_anonymises(make_service: Make, database_url: str) -> None:
-    svc = make_service("paam", database_url)
+def test_P4_agreement_end_deletes_or_anonymises(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     svc.vault.record_event(SYSTEM, sid, "contract_end", svc.clock.now())
     svc.clock.advance(timedelta(days=1))
@@ -125,9 +131,9 @@ def test_P5_controller_for_crm_processor_for_products(make_service: Make) -> Non
 
 
 def test_P6_disclosure_only_for_delivery_and_legal_obligations(
-    make_service: Make, database_url: str, tmp_path: Path
+    make_service: Make, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    svc = make_service("paam", database_url)
+    svc = make_service("paam", migrated_database_url)
     _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "access")
@@ -147,9 +153,9 @@ def test_P6_disclosure_only_for_delivery_and_legal_obligations(
 
 
 def test_P7_information_what_is_held_and_how_to_get_it(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("paam", database_url)
+    svc = make_service("paam", migrated_database_url)
     _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "access")
@@ -162,8 +168,8 @@ def test_P7_information_what_is_held_and_how_to_get_it(
     assert svc.mailbox.to(EMAIL), "the person is told the answer is ready"
 
 
-def test_P8_rectification(make_service: Make, database_url: str) -> None:
-    svc = make_service("paam", database_url)
+def test_P8_rectification(make_service: Make, migrated_database_url: str) -> None:
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "rectification", changes={"crm_contact": {"job_title": "Vd"}})
@@ -174,9 +180,9 @@ def test_P8_rectification(make_service: Make, database_url: str) -> None:
 
 
 def test_P9_restriction_stops_all_processing_but_storage(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("paam", database_url)
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "restriction")
@@ -193,9 +199,9 @@ def test_P9_restriction_stops_all_processing_but_storage(
 
 
 def test_P10_portability_machine_readable_contract_and_consent_data(
-    make_service: Make, database_url: str
+    make_service: Make, migrated_database_url: str
 ) -> None:
-    svc = make_service("paam", database_url)
+    svc = make_service("paam", migrated_database_url)
     _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "portability")
@@ -208,8 +214,10 @@ def test_P10_portability_machine_readable_contract_and_consent_data(
     assert record["fields"]["email"] == EMAIL and record["source"] == "person"
 
 
-def test_P11_erasure_case_by_case_with_exceptions(make_service: Make, database_url: str) -> None:
-    svc = make_service("paam", database_url)
+def test_P11_erasure_case_by_case_with_exceptions(
+    make_service: Make, migrated_database_url: str
+) -> None:
+    svc = make_service("paam", migrated_database_url)
     sid = _customer(svc)
     requests = svc.requests()
     refused = _verified(requests, "erasure")
@@ -231,9 +239,9 @@ def test_P11_erasure_case_by_case_with_exceptions(make_service: Make, database_u
 
 
 def test_P12_major_changes_are_emailed(
-    make_service: Make, database_url: str, tmp_path: Path
+    make_service: Make, migrated_database_url: str, tmp_path: Path
 ) -> None:
-    svc = make_service("paam", database_url)
+    svc = make_service("paam", migrated_database_url)
     _customer(svc)
     svc.vault.close()
     svc._vault = None
