@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from integritet.access import Actor
@@ -21,6 +22,7 @@ from integritet.services import Services
 from integritet.settings import Settings
 
 PASSWORD = "a-long-and-unusual-passphrase"
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id, cheap
 BASE_URL = "http://testserver"
 
 
@@ -82,7 +84,7 @@ class Web:
         assert response.status_code == 303
 
     def enrol(self, user: str) -> None:
-        """Set the password (argon2 is slow: only for users a test signs in) and TOTP."""
+        """Set the password (only for users a test signs in) and TOTP."""
         if user in self.enrolled:
             return
         login = self.services.login
@@ -148,6 +150,7 @@ def web_manifest(loggamera: Manifest) -> Manifest:
 def build(database_url: str, home: Path, clock: FixedClock, manifest: Manifest) -> Iterator[Web]:
     settings = Settings(home=home, database_url=database_url, base_url=BASE_URL)
     services, mailer = open_web(settings, manifest, clock)
+    services.identity.hasher = FAST_HASHER
     limiter = RateLimiter(capacity=50, per_minute=50, now=lambda: clock.now().timestamp())
     app = create_app(settings, manifest, clock, services=services, limiter=limiter)
     customers, subjects, totp = seed(services)
@@ -161,15 +164,15 @@ def build(database_url: str, home: Path, clock: FixedClock, manifest: Manifest) 
 
 @pytest.fixture
 def web(
-    database_url: str, tmp_path: Path, clock: FixedClock, web_manifest: Manifest
+    migrated_database_url: str, tmp_path: Path, clock: FixedClock, web_manifest: Manifest
 ) -> Iterator[Web]:
-    """On SQLite and PostgreSQL."""
-    yield from build(database_url, tmp_path / "home", clock, web_manifest)
+    """On SQLite and PostgreSQL (fresh databases with the schema already migrated)."""
+    yield from build(migrated_database_url, tmp_path / "home", clock, web_manifest)
 
 
 @pytest.fixture
 def sqlite_web(
-    sqlite_url: str, tmp_path: Path, clock: FixedClock, web_manifest: Manifest
+    migrated_sqlite_url: str, tmp_path: Path, clock: FixedClock, web_manifest: Manifest
 ) -> Iterator[Web]:
     """On SQLite only, for tests that do not depend on the database."""
-    yield from build(sqlite_url, tmp_path / "home", clock, web_manifest)
+    yield from build(migrated_sqlite_url, tmp_path / "home", clock, web_manifest)

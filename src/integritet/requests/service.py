@@ -210,6 +210,23 @@ class Requests:
     def approve(self, request_id: str, staff: str) -> None:
         self.lifecycle.approve(request_id, staff)
 
+    def verify_by_link(self, request_id: str, subject_id: str) -> bool:
+        """The person filed the request while signed in by a one-time link sent to their own
+        address: that is the identity check (history method ``signed_in_link``).
+
+        Only a ``received`` request about ``subject_id`` itself moves; returns whether it did.
+        """
+        label = f"subject:{subject_id}"
+        with self.ctx.sessions() as session, session.begin():
+            row = self.lifecycle.load(session, request_id, lock=True)
+            if row.subject_id != subject_id:
+                raise RequestError(f"request {request_id} is not about the signed-in person")
+            if row.status != Status.received.value:
+                return False
+            row.verified_by = label
+            self.lifecycle.transition(session, row, Status.verified, label, method="signed_in_link")
+        return True
+
     # ------------------------------------------------------------ decisions
     def extend(self, request_id: str, staff: str, reason: str) -> datetime:
         until = self.lifecycle.extend(request_id, staff, reason)

@@ -15,7 +15,9 @@ from fastapi.responses import FileResponse, Response
 
 from integritet.errors import NotFound
 from integritet.web.console import router as console_router
+from integritet.web.console_audit import router as audit_router
 from integritet.web.console_more import router as more_router
+from integritet.web.console_oidc import router as oidc_router
 from integritet.web.portal import router as portal_router
 from integritet.web.session import WebRoute
 
@@ -38,5 +40,7 @@ def static(name: str, request: Request) -> Response:
 router.include_router(portal_router)
 router.include_router(console_router)
 router.include_router(more_router)
+router.include_router(audit_router)
+router.include_router(oidc_router)
 
 __all__ = ["router"]

@@ -1,8 +1,11 @@
 """Consent switches per consent purpose x channel (L9), and saving what changed.
 
-Each switch's label is the exact text recorded as evidence (its SHA-256 in the ledger),
-in the language the person saw; IP address and user agent are sealed under the
-person's key by the ledger's sealer.
+Next to each switch the person reads one sentence: who contacts them, about what (the
+consent purpose's name and, when the manifest has one, its description) and by which
+channel. That visible sentence, in the language the page was shown in, is the text
+recorded as evidence (its SHA-256 in the ledger); the form says which language it
+showed, so the hash is of exactly what was on the screen. IP address and user agent are
+sealed under the person's key by the ledger's sealer.
 """
 
 from __future__ import annotations
@@ -40,15 +43,17 @@ class ConsentRow:
 
 
 def evidence_text(services: Services, purpose: str, channel: str, lang: str) -> str:
-    """The words next to a switch, which are the words the person agrees to."""
+    """The sentence shown next to a switch, which is the sentence the person agrees to."""
     cp = services.consent.purpose(purpose, channel)
-    return translate(
+    text = translate(
         lang,
         "consents.switch_text",
         purpose=pick(cp.name, lang),
         channel=translate(lang, f"channel.{channel}"),
         controller=services.manifest.controller.name,
     )
+    description = pick(cp.description, lang).strip()
+    return f"{text} {description}" if description else text
 
 
 def rows(services: Services, subject_id: str, lang: str) -> list[ConsentRow]:

@@ -154,6 +154,12 @@ def detail_page(
             receipt = services.requests.receipt(request_id)
         except NotFound:
             receipt = None
+    restricted = None
+    if view.kind.value == "restriction" and view.subject_id is not None:
+        try:
+            restricted = services.vault.is_restricted(view.subject_id)
+        except KeyDestroyed:
+            restricted = None
     now = app.clock.now()
     lang = lang_of(request)
     return page(
@@ -168,6 +174,7 @@ def detail_page(
         receipt=receipt,
         receipt_json=json.dumps(receipt["body"], indent=2, ensure_ascii=False) if receipt else "",
         exceptions=[e.value for e in services.manifest.rights.erasure_exceptions],
+        restricted=restricted,
         **extra,
     )
 
@@ -182,7 +189,7 @@ FREE_TEXT = ("note", "reason")
 
 @router.post("/requests/{request_id}/{action}")
 async def act(user: Staff, request_id: str, action: str, request: Request) -> Response:
-    """verify, send-code, approve, extend, reject, process, recipient: one staff decision."""
+    """verify, send-code, approve, extend, reject, process, recipient, lift: one decision."""
     services = state(request).services
     view = services.requests.get(request_id)
     reach(services, user, view.subject_id)
@@ -220,6 +227,8 @@ def _decide(
         engine.reject(request_id, staff, reason, values.get("exception") or None)
     elif action == "process":
         engine.process(request_id)
+    elif action == "lift":
+        engine.lift_restriction(request_id, staff)
     elif action == "recipient":
         engine.confirm_recipient(
             request_id,

@@ -1,5 +1,6 @@
-"""Console pages beyond the queue: find a person, the audit log, retention, PII findings,
-the Art. 30 register, customers and staff, and policy versions.
+"""Console pages beyond the queue: find a person, PII findings, the Art. 30 register,
+customers and staff, and policy versions (the audit log and retention:
+:mod:`integritet.web.console_audit`).
 
 Each page names the action it needs (``read``, ``read_audit``, ``run_retention``,
 ``manage_staff``...) and refuses users whose role cannot do it; reads of personal data
@@ -8,12 +9,10 @@ go through the vault with the user as actor and the chosen purpose (audited).
 
 from __future__ import annotations
 
-from collections import Counter, deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 
-from integritet import retention
 from integritet.access import check_action
 from integritet.api.app import state
 from integritet.api.auth import allow
@@ -90,24 +89,6 @@ def find_subject(
     )
 
 
-@router.get("/audit")
-def audit_page(user: Staff, request: Request) -> Response:
-    """Chain status (a full verify) and the latest events; export per customer."""
-    need(request, user, "read_audit", scope_all=True)
-    services = state(request).services
-    result = services.audit.verify()
-    latest = list(deque(services.audit.entries(), maxlen=50))
-    latest.reverse()
-    return page(
-        request,
-        "console/audit.html",
-        title=_title(request, "cnav.audit"),
-        result=result,
-        latest=latest,
-        customers=_customers(request),
-    )
-
-
 def _customers(request: Request) -> list[tuple[str, str]]:
     from sqlalchemy import select
 
@@ -115,28 +96,6 @@ def _customers(request: Request) -> list[tuple[str, str]]:
 
     with state(request).services.vault.tx() as s:
         return [(c.id, c.name) for c in s.scalars(select(CustomerRow).order_by(CustomerRow.name))]
-
-
-@router.get("/retention")
-def retention_page(user: Staff, request: Request) -> Response:
-    """What is due now (a dry run) and deletions per month from the audit log."""
-    need(request, user, "run_retention", scope_all=True)
-    app = state(request)
-    report = retention.plan(app.manifest, app.services.vault, app.clock)
-    months: Counter[str] = Counter()
-    for entry in app.services.audit.entries():
-        if entry.action.startswith("retention."):
-            records = entry.detail.get("records", 0)
-            months[f"{entry.at:%Y-%m}"] += records if isinstance(records, int) else 0
-    per_month = sorted(months.items())[-12:]
-    return page(
-        request,
-        "console/retention.html",
-        title=_title(request, "cnav.retention"),
-        report=report,
-        per_month=per_month,
-        peak=max([n for _m, n in per_month] or [1]),
-    )
 
 
 @router.get("/pii")
@@ -261,5 +220,5 @@ def policy_page(user: Staff, request: Request) -> Response:
         request,
         "console/policy.html",
         title=_title(request, "cnav.policy"),
-        versions=console_versions(state(request).services),
+        versions=console_versions(state(request).services, lang_of(request)),
     )

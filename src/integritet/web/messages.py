@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from integritet.web.change_messages import CHANGE_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     # layout
     "nav.skip": ("Hoppa till innehållet", "Skip to content"),
@@ -506,4 +508,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Inga ändringar mot föregående version.",
         "No changes against the previous version.",
     ),
+    # follow-ups: audit paging and chain check, lifting restrictions, OIDC, downloads
+    "audit.customer_scope": (
+        "Händelser som rör {customer}. Du ser och exporterar bara din egen organisations händelser.",
+        "Events concerning {customer}. You see and export only your own organisation's events.",
+    ),
+    "audit.not_checked": (
+        "Kedjan har inte kontrollerats sedan servern startade.",
+        "The chain has not been checked since the server started.",
+    ),
+    "audit.checked_at": ("Kontrollerad {when} av {who}.", "Checked {when} by {who}."),
+    "audit.verify_now": ("Kontrollera kedjan nu", "Check the chain now"),
+    "audit.older": ("Händelser före nummer {position}", "Events before number {position}"),
+    "audit.empty": ("Inga händelser ännu.", "No events yet."),
+    "audit.pages": ("Bläddra i loggen", "Page through the log"),
+    "audit.newest": ("← Senaste", "← Newest"),
+    "audit.next": ("Äldre händelser →", "Older events →"),
+    "msg.chain_checked": ("Kedjan är kontrollerad.", "The chain is checked."),
+    "detail.lift": ("Häv begränsningen", "Lift the restriction"),
+    "detail.lift_text": (
+        "Personens uppgifter får bara lagras tills begränsningen hävs (artikel 18). Häv den när skälet inte längre gäller; personen ska informeras innan.",
+        "The person's data may only be stored until the restriction is lifted (Article 18). Lift it when the reason no longer applies; tell the person first.",
+    ),
+    "detail.restricted": ("Begränsad behandling gäller", "Processing is restricted"),
+    "detail.lifted": ("Begränsningen är hävd", "The restriction is lifted"),
+    "msg.done_lift": ("Begränsningen är hävd.", "The restriction is lifted."),
+    "csignin.with_provider": ("Logga in med {provider}", "Sign in with {provider}"),
+    "csignin.provider_intro": (
+        "Du loggar in med ditt konto hos {provider}. Vi sparar inget lösenord.",
+        "You sign in with your account at {provider}. We store no password.",
+    ),
+    "csignin.or_password": ("eller med lösenord", "or with a password"),
+    "download.notice": (
+        "Första gången du laddar ned under en inloggning registreras det som en begäran om tillgång och du får ett kort kvitto via e-post. Fler nedladdningar inom en timme skickar inga fler mejl.",
+        "The first download after you sign in is recorded as an access request and you get a short receipt by email. Further downloads within an hour send no more email.",
+    ),
 }
+
+MESSAGES.update(CHANGE_MESSAGES)

@@ -1,5 +1,8 @@
 """Policy versions for the portal ("the version I agreed to, and what changed since") and
-the console (every published version, its diff against the one before, its text)."""
+the console (every published version, its diff against the one before, its text).
+
+The diff's changes are shown as sentences in the reader's language
+(:func:`integritet.web.changes.describe`), not as the diff's technical English reasons."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from integritet.errors import IntegritetError
 from integritet.manifest import Manifest
 from integritet.manifest.diff import Change, diff
 from integritet.services import Services
+from integritet.web.changes import describe, section_name
 from integritet.web.i18n import pick
 from integritet.web.people import purpose_for
 
@@ -62,6 +66,21 @@ def changes_between(older: PolicyVersion, newer: PolicyVersion) -> list[Change]:
     return list(diff(stored_manifest(older), stored_manifest(newer)).changes)
 
 
+def described(older: PolicyVersion, newer: PolicyVersion, lang: str) -> list[dict[str, Any]]:
+    """The changes from ``older`` to ``newer`` in sentences of ``lang``, material first."""
+    old, new = stored_manifest(older), stored_manifest(newer)
+    changes = sorted(diff(old, new).changes, key=lambda c: not c.material)
+    return [
+        {
+            "section": section_name(c.section, lang),
+            "text": describe(c, new, old, lang),
+            "material": c.material,
+            "change": c,
+        }
+        for c in changes
+    ]
+
+
 def my_policy(services: Services, actor: Actor, lang: str) -> MyPolicy:
     """The person's versions and every published change after the oldest of them."""
     manifest = services.manifest
@@ -81,7 +100,7 @@ def my_policy(services: Services, actor: Actor, lang: str) -> MyPolicy:
         later = [v for v in published if v.seq > base.seq]
         previous = base
         for version in later:
-            details = [str(c) for c in changes_between(previous, version)]
+            details = [d["text"] for d in described(previous, version, lang)]
             note = next((n for n in notes if n.version == version.version), None)
             if note is None:
                 note = ChangeNote(version.version, version.published_at, version.material, "")
@@ -93,12 +112,12 @@ def my_policy(services: Services, actor: Actor, lang: str) -> MyPolicy:
     )
 
 
-def console_versions(services: Services) -> list[dict[str, Any]]:
+def console_versions(services: Services, lang: str) -> list[dict[str, Any]]:
     """Every published version with its changes against the one before, oldest first."""
     out: list[dict[str, Any]] = []
     previous: PolicyVersion | None = None
     for version in services.publisher.versions():
-        changes = changes_between(previous, version) if previous is not None else []
+        changes = described(previous, version, lang) if previous is not None else []
         out.append({"version": version, "changes": changes})
         previous = version
     return out

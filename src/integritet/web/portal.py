@@ -21,7 +21,7 @@ from integritet.api.routes.signin import set_session_cookies
 from integritet.errors import IntegritetError
 from integritet.web import consents as consent_view
 from integritet.web import people
-from integritet.web.i18n import lang_of, translate
+from integritet.web.i18n import LANGS, lang_of, translate
 from integritet.web.render import page, redirect
 from integritet.web.session import (
     Subject,
@@ -165,10 +165,11 @@ async def save_consents(user: Subject, request: Request) -> Response:
     services = state(request).services
     form = await request.form()
     checked = {v for v in form.getlist("on") if isinstance(v, str)}
+    shown = form.get("shown_lang")  # the language the sentences were shown in
     changed = consent_view.save(
         services,
         user.actor.id,
-        lang_of(request),
+        shown if isinstance(shown, str) and shown in LANGS else lang_of(request),
         checked,
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
@@ -186,13 +187,27 @@ def download_page(user: Subject, request: Request) -> Response:
 def download(
     user: Subject, request: Request, format: Annotated[str, Form(pattern="^(json|zip)$")]
 ) -> Response:
-    """An access request, verified by the sign-in link, run now; its report is the file."""
+    """An access request, verified by the sign-in link, run now; its report is the file.
+
+    One request (and one emailed receipt) per hour of downloads: see
+    :func:`integritet.web.people.download_request`.
+    """
+    from integritet.audit import AuditEvent
     from integritet.requests import access
 
-    services = state(request).services
-    request_id = people.file_request(services, user.actor, "access")
-    services.requests.process(request_id)
+    app = state(request)
+    services = app.services
+    request_id = people.download_request(services, user.actor, app.clock.now())
     report = services.requests.report(request_id)
+    services.audit.append_now(
+        AuditEvent(
+            actor=user.actor.label,
+            action="portal.download",
+            outcome="done",
+            subject=user.actor.id,
+            detail={"request": request_id, "format": format},
+        )
+    )
     if format == "json":
         body, media, name = access.to_json(report).encode(), "application/json", "json"
     else:
