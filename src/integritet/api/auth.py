@@ -131,7 +131,7 @@ def check_subject(
 ) -> None:
     """Purpose, role and relationship to one subject, for operations outside the vault."""
     allow(services, who, action)
-    customer = services.vault.subject_customer(subject_id)  # NotFound for unknown ids
+    customer = services.subject_customer(subject_id)  # NotFound for unknown ids
     try:
         check(
             services.manifest,

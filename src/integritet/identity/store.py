@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from integritet.access import Actor
 from integritet.clock import Clock, utc
+from integritet.consent.cache import DecisionCache
 from integritet.errors import AccessDenied, IdentityError, NotFound
 from integritet.identity.tables import (
     AssignmentRow,
@@ -93,6 +94,13 @@ class IdentityStore:
         self.clock = clock
         self.keyring = keyring
         self.hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+        # verified tokens, valid while the SQLite file is unchanged (a revocation, a new
+        # assignment of the owner... is a commit, so the next call reads the database)
+        self._tokens: DecisionCache[bytes, Token] = DecisionCache(engine)
+
+    def close(self) -> None:
+        """Close the token cache's own connection (the engine is the caller's)."""
+        self._tokens.close()
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
@@ -221,12 +229,18 @@ class IdentityStore:
 
     def token(self, value: str) -> Token | None:
         """The live token with this value, or None (unknown or revoked)."""
+        key = digest(value)
+        cached, version = self._tokens.lookup(key)
+        if cached is not None:
+            return cached
         with self.tx() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest(value)))
+            row = s.scalar(select(TokenRow).where(TokenRow.digest == key))
         if row is None or row.revoked_at is not None:
             return None
         actor = self.actor(row.owner) if row.owner else Actor.system(f"token:{row.name}")
-        return Token(row.name, actor, frozenset(row.scopes.split()))
+        found = Token(row.name, actor, frozenset(row.scopes.split()))
+        self._tokens.store(key, found, version)
+        return found
 
     # ------------------------------------------------------------------ sessions
 
