@@ -46,15 +46,35 @@ def integritet_predict(text: str) -> list[Span]:
     return [(e.type, e.start, e.end) for e in detect(text)]
 
 
-def plain_re_rate(docs: list[Doc]) -> float:
-    """Characters per CPU-second of one plain ``re`` pass (a word pattern) over the corpus."""
-    pattern = re.compile(r"\w+")
+def _union() -> re.Pattern[str]:
+    """integritet's own patterns as one alternation: a plain scanner for the same formats."""
+    from integritet.pii import detectors, names
+
+    parts = [
+        detectors.ID_RE, detectors.CARD_RE, detectors.IBAN_RE, detectors.BANKGIRO_RE,
+        detectors.PLUSGIRO_RE, detectors.SE_PHONE_RE, detectors.INTL_PHONE_RE,
+        detectors.IPV4_RE, detectors.IPV6_RE, detectors.EMAIL_RE, detectors.PLATE_RE,
+        detectors.ADDRESS_RE, detectors.BOX_RE, names.TOKEN_RE,
+    ]  # fmt: skip
+    plain = [re.sub(r"\(\?P<\w+>", "(?:", p.pattern) for p in parts]  # no duplicate names
+    return re.compile("|".join(f"(?:{p})" for p in plain))
+
+
+BASELINES: dict[str, re.Pattern[str]] = {
+    "plain re pass, \\w+ (a word scan)": re.compile(r"\w+"),
+    "plain re pass, the same patterns as one alternation": _union(),
+}
+
+
+def plain_re_rate(docs: list[Doc], pattern: re.Pattern[str], min_seconds: float) -> float:
+    """Characters per CPU-second of one ``finditer`` pass of ``pattern`` over the corpus."""
     chars = sum(len(d.text) for d in docs)
     t0 = time.process_time()
     rounds = 0
-    while time.process_time() - t0 < 0.5:
+    while time.process_time() - t0 < min_seconds:
         for d in docs:
-            pattern.findall(d.text)
+            for _m in pattern.finditer(d.text):
+                pass
         rounds += 1
     return chars * rounds / (time.process_time() - t0)
 
@@ -123,6 +143,7 @@ def run_integritet(docs: list[Doc], min_seconds: float) -> dict[str, float]:
     docs_s, chars_s = timed(docs, integritet_predict, min_seconds)
     print(f"\nintegritet: {docs_s:,.0f} documents/CPU-s, {chars_s / 1e6:.2f} M chars/CPU-s")
     results["docs_s"] = docs_s
+    results["chars_s"] = chars_s
     return results
 
 
@@ -172,8 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         docs = docs[::10]
     print(f"corpus: {len(docs)} documents, {sum(len(d.text) for d in docs):,} characters")
-    print(f"plain re pass (\\w+): {plain_re_rate(docs) / 1e6:.2f} M chars/CPU-s")
-    ours = run_integritet(docs, 0.2 if args.quick else 3.0)
+    seconds = 0.2 if args.quick else 3.0
+    baselines = {name: plain_re_rate(docs, p, seconds / 3) for name, p in BASELINES.items()}
+    ours = run_integritet(docs, seconds)
+    print()
+    for name, rate in baselines.items():
+        print(
+            f"{name}: {rate / 1e6:.2f} M chars/CPU-s;"
+            f" integritet runs at {ours['chars_s'] / rate:.2f} of it"
+        )
     if not args.quick:
         run_presidio(docs, ours)
     return 0

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integritet.pii import ENTITY_TYPES, detect, redact
+from integritet.pii.detectors import GATES, Candidate
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -141,3 +142,41 @@ def test_detect_never_fails_and_offsets_hold(text: str) -> None:
         assert e.type in ENTITY_TYPES
         assert text[e.start : e.end] == e.text
         assert 0 <= e.score <= 1
+
+
+_GATE_TEXT = st.lists(
+    st.sampled_from(
+        [*"0123456789 -+.,:/()@AZEKSabgnpt\n", "gatan ", "Box ", "pg ", "tel ", "IP ", "SE",
+         "::", "070-", "19", "00", "x.se"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(_GATE_TEXT)
+def test_a_closed_gate_means_its_detector_finds_nothing(text: str) -> None:
+    """Gates only skip work: where a gate is shut, the detector would have found nothing."""
+    for detector, gate in GATES.items():
+        found: list[Candidate] = []
+        detector(text, found)
+        if found:
+            assert gate(text), (detector.__name__, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ring 070-123 45 67 eller 08-123 456 78",
+        "pnr 19121212-1212, org.nr 556036-0793",
+        "Kort 4111 1111 1111 1111, IBAN SE45 5000 0000 0583 9825 7466",
+        "BG 5050-1055, PG 28 65 43-4, host 192.168.1.20 och fe80::1",
+        "Storgatan 12, 123 45 Stockholm; Box 123, 101 23 Stockholm; bil ABC 123",
+    ],
+)
+def test_gates_open_for_what_the_detectors_find(text: str) -> None:
+    for detector, gate in GATES.items():
+        found: list[Candidate] = []
+        detector(text, found)
+        assert not found or gate(text), detector.__name__
+    assert len(detect(text)) >= 2

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from integritet.pii.detectors import DETECTORS, NEEDS_DIGIT, Candidate
+from integritet.pii.detectors import DETECTORS, GATES, NEEDS_DIGIT, Candidate
 from integritet.pii.names import persons
 
 ENTITY_TYPES: tuple[str, ...] = (
@@ -80,6 +80,8 @@ def candidates(text: str, wanted: frozenset[str]) -> list[Candidate]:
     has_digit = not _DIGITS.isdisjoint(text)
     for detector, types in DETECTORS.items():
         if types.isdisjoint(wanted) or (detector in NEEDS_DIGIT and not has_digit):
+            continue
+        if not GATES[detector](text):
             continue
         detector(text, found)
     if "PERSON" in wanted:

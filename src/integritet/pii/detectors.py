@@ -115,13 +115,16 @@ def _ibans(text: str, out: list[Candidate]) -> None:
             out.append(("IBAN_CODE", m.start(), m.start() + len(value), 1.0))
 
 
-def _giros(text: str, out: list[Candidate]) -> None:
+def _bankgiros(text: str, out: list[Candidate]) -> None:
     for m in BANKGIRO_RE.finditer(text):
         start = m.start()
         if validators.bankgiro(m.group().replace("-", "")):
             out.append(
                 ("SE_BANKGIRO", start, m.end(), _score("SE_BANKGIRO", 0.4, text, start, 0.5))
             )
+
+
+def _plusgiros(text: str, out: list[Candidate]) -> None:
     for m in PLUSGIRO_RE.finditer(text):
         start = m.start()
         digits = m.group().replace(" ", "").replace("-", "")
@@ -199,7 +202,8 @@ DETECTORS: dict[Detector, frozenset[str]] = {
     _ids: frozenset({"SE_PERSONNUMMER", "SE_ORGANISATIONSNUMMER"}),
     _cards: frozenset({"CREDIT_CARD"}),
     _ibans: frozenset({"IBAN_CODE"}),
-    _giros: frozenset({"SE_BANKGIRO", "SE_PLUSGIRO"}),
+    _bankgiros: frozenset({"SE_BANKGIRO"}),
+    _plusgiros: frozenset({"SE_PLUSGIRO"}),
     _phones: frozenset({"PHONE_NUMBER"}),
     _ips: frozenset({"IP_ADDRESS"}),
     _emails: frozenset({"EMAIL_ADDRESS"}),
@@ -208,4 +212,43 @@ DETECTORS: dict[Detector, frozenset[str]] = {
 }
 """Each pattern detector and the entity types it reports."""
 
-NEEDS_DIGIT = frozenset({_ids, _cards, _ibans, _giros, _phones, _ips, _plates, _addresses})
+NEEDS_DIGIT = frozenset(
+    {_ids, _cards, _ibans, _bankgiros, _plusgiros, _phones, _ips, _plates, _addresses}
+)
+
+
+def _search(pattern: str) -> Callable[[str], object]:
+    return re.compile(pattern).search
+
+
+def _plusgiro_context(text: str) -> bool:
+    low = text.lower()
+    return "pg" in low or "plusgiro" in low or "postgiro" in low
+
+
+def _ip_shape(text: str) -> bool:
+    return _IPV4_SHAPE(text) is not None or "::" in text or text.count(":") >= 7
+
+
+_IPV4_SHAPE = _search(r"\d\.\d{1,3}\.\d")
+
+GATES: dict[Detector, Callable[[str], object]] = {
+    _ids: _search(r"\d{6}"),
+    _cards: _search(r"\d{4}(?:[ -]\d{4}|\d{9})"),
+    _ibans: _search(r"[A-Z]{2}\d\d"),
+    _bankgiros: _search(r"\d{3}-\d{4}"),
+    _plusgiros: _plusgiro_context,  # its context word is required
+    _phones: _search(r"\(0\d|0[1-9]|\+|00"),
+    _ips: _ip_shape,
+    _emails: lambda text: "@" in text,
+    _plates: _search(r"[A-Z]{3} ?\d\d"),
+    _addresses: _search(r"[adegknsté] \d|Box"),  # every street word ends in one of these
+}
+"""What each detector cannot find anything without, as one cheap test (falsy: skip it).
+
+The detectors' patterns begin with a look-behind or an optional group, which keeps
+``re`` from skipping ahead to where a match could start, so each costs a full scan
+and more. A gate is a pattern that starts with a plain character class (which ``re``
+skips to quickly) or a substring test. Gates only skip work: they are necessary
+conditions, never a change in what is found (``tests/pii/test_detectors.py``).
+"""
