@@ -29,19 +29,6 @@ from integritet.manifest import Manifest
 from integritet.manifest.model import Scope, StaffRole
 
 ActorKind = Literal["staff", "system", "subject", "customer"]
-Action = Literal[
-    "read",
-    "write",
-    "erase",
-    "export",
-    "manage_requests",
-    "manage_staff",
-    "read_audit",
-    "manage_consent",
-    "run_retention",
-    "ingest_telemetry",
-    "read_telemetry",
-]
 
 SUBJECT_ACTIONS: frozenset[str] = frozenset({"read", "write", "erase", "export", "manage_consent"})
 

@@ -39,24 +39,13 @@ from integritet.identity.tables import (
     UserRow,
 )
 from integritet.manifest import Manifest
+from integritet.manifest.model import ACTIONS
 from integritet.vault.keys import KeyRing
 
 SUBJECT_LINK_TTL = timedelta(minutes=15)
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-TOKEN_SCOPES = (
-    "read",
-    "write",
-    "erase",
-    "export",
-    "manage_requests",
-    "manage_staff",
-    "read_audit",
-    "manage_consent",
-    "run_retention",
-    "ingest_telemetry",
-    "read_telemetry",
-)
+TOKEN_SCOPES = ACTIONS  # a token's scopes are the manifest's staff actions
 
 
 @dataclass(frozen=True)

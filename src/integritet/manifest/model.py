@@ -15,6 +15,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field
 
 from integritet.manifest.types import (
+    ACTIONS,
+    Action,
     Anchor,
     Art9Condition,
     CategoryKind,
@@ -42,6 +44,8 @@ from integritet.manifest.types import (
 )
 
 __all__ = [
+    "ACTIONS",
+    "Action",
     "Anchor",
     "Art9Condition",
     "CategoryKind",
@@ -247,21 +251,7 @@ class StaffRole(Strict):
     categories: list[Id] = []
     scope: Scope = Scope.all
     mfa: bool = True
-    can: list[
-        Literal[
-            "read",
-            "write",
-            "erase",
-            "export",
-            "manage_requests",
-            "manage_staff",
-            "read_audit",
-            "manage_consent",
-            "run_retention",
-            "ingest_telemetry",
-            "read_telemetry",
-        ]
-    ] = ["read"]
+    can: list[Action] = ["read"]
 
 
 class PasswordPolicy(Strict):

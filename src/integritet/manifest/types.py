@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
 from pydantic_core import CoreSchema, core_schema
@@ -264,3 +264,19 @@ class LogFormat(StrEnum):
 
 
 GuardAction = Literal["refuse", "strip"]
+
+# What a staff role (or an API token) may do; one list for the manifest, access control and tokens.
+Action = Literal[
+    "read",
+    "write",
+    "erase",
+    "export",
+    "manage_requests",
+    "manage_staff",
+    "read_audit",
+    "manage_consent",
+    "run_retention",
+    "ingest_telemetry",
+    "read_telemetry",
+]
+ACTIONS: tuple[str, ...] = get_args(Action)
