@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integritet.access import Actor, check
 from integritet.audit import AuditEvent
+from integritet.audit.chain import DetailValue
 from integritet.clock import Clock, SystemClock, utc
 from integritet.db import Base
 from integritet.errors import AccessDenied, DisclosureRefused
@@ -187,7 +188,11 @@ class Disclosures:
         records = tuple(
             r for c in wanted for r in self.vault.records(actor, purpose, subject_id, c)
         )
-        return self._log(actor, purpose, subject_id, recipient, wanted, records, notified, note)
+        done = Disclosure(
+            secrets.token_hex(16), utc(self.clock.now()), subject_id, recipient.id,
+            recipient.name, purpose, wanted, recipient.required_by_law, notified, records,
+        )  # fmt: skip
+        return self._log(actor, done, note)
 
     def _check_rules(
         self, recipient: Recipient, purpose: str, wanted: Sequence[str], note: str | None
@@ -305,61 +310,36 @@ class Disclosures:
 
     # ------------------------------------------------------------------ the record
 
-    def _log(
-        self,
-        actor: Actor,
-        purpose: str,
-        subject_id: str,
-        recipient: Recipient,
-        wanted: Sequence[str],
-        records: Sequence[Record],
-        notified: datetime | None,
-        note: str | None,
-    ) -> Disclosure:
-        did = secrets.token_hex(16)
-        now = utc(self.clock.now())
-        legal = recipient.required_by_law
+    def _log(self, actor: Actor, done: Disclosure, note: str | None) -> Disclosure:
+        """Keep the disclosure (note sealed under the person's key) and audit it, atomically."""
         with self.vault.tx() as s:
-            subject = self.vault.subject_row(s, subject_id)
+            subject = self.vault.subject_row(s, done.subject_id)
             sealed = None
             if note is not None:
                 key = self.vault.key(s, subject, "dek")
-                sealed = vault_crypto.seal(key, note.encode(), _note_aad(did, subject_id))
+                sealed = vault_crypto.seal(key, note.encode(), _note_aad(done.id, subject.id))
+            categories = ",".join(done.categories)
             s.add(
                 DisclosureRow(
-                    id=did,
-                    at=now,
-                    subject_id=subject_id,
-                    customer_id=subject.customer_id,
-                    recipient=recipient.id,
-                    purpose=purpose,
-                    categories=",".join(wanted),
-                    records=len(records),
-                    actor=actor.label,
-                    legal=legal,
-                    notified_at=notified,
+                    id=done.id, at=done.at, subject_id=subject.id,
+                    customer_id=subject.customer_id, recipient=done.recipient,
+                    purpose=done.purpose, categories=categories, records=len(done.records),
+                    actor=actor.label, legal=done.legal, notified_at=done.notified_at,
                     note_sealed=sealed,
                 )
-            )
+            )  # fmt: skip
+            detail: dict[str, DetailValue] = {
+                "disclosure": done.id,
+                "recipient": done.recipient,
+                "categories": categories,
+                "records": len(done.records),
+                "notified": done.notified_at is not None,
+            }
+            action = "disclosure.legal" if done.legal else "disclosure.share"
             self.vault.emit(
-                s,
-                actor,
-                "disclosure.legal" if legal else "disclosure.share",
-                "done",
-                purpose=purpose,
-                subject=subject,
-                detail={
-                    "disclosure": did,
-                    "recipient": recipient.id,
-                    "categories": ",".join(wanted),
-                    "records": len(records),
-                    "notified": notified is not None,
-                },
+                s, actor, action, "done", purpose=done.purpose, subject=subject, detail=detail
             )
-        return Disclosure(
-            did, now, subject_id, recipient.id, recipient.name, purpose, tuple(wanted), legal,
-            notified, tuple(records),
-        )  # fmt: skip
+        return done
 
     def _audit_refusal(
         self,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,11 @@ def _quiet(_message: str) -> None:
     return None
 
 
+@cache
+def _example_manifest(policy: Path) -> Manifest:
+    return load_manifest(policy)
+
+
 def open_service(
     name: str,
     *,
@@ -240,7 +246,8 @@ def open_service(
     env("INTEGRITET_POLICY", str(policy))
     env("INTEGRITET_SMTP_HOST", "127.0.0.1")
     env("INTEGRITET_SMTP_PORT", str(mailbox.port))
-    manifest = load_manifest(policy)
+    # parsed once per session (YAML parsing is most of a scenario's own cost); a deep copy each
+    manifest = _example_manifest(policy).model_copy(deep=True)
     for recipient in manifest.recipients:
         if recipient.erasure.secret_env:
             env(recipient.erasure.secret_env, f"{recipient.id}-secret")
