@@ -19,7 +19,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Final
+from typing import Final, Protocol
 
 from integritet.clock import Clock, SystemClock
 from integritet.errors import ConnectorError
@@ -33,6 +33,20 @@ DEFAULT_TIMEOUT: Final = 15.0
 
 def _has_line_break(value: str) -> bool:
     return "\r" in value or "\n" in value
+
+
+class MailSender(Protocol):
+    """What sending code needs of a mailer: :class:`Mailer`, or a test double."""
+
+    def send(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None = None,
+        *,
+        unsubscribe_url: str | None = None,
+    ) -> str: ...
 
 
 class Mailer:

@@ -15,8 +15,12 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor
+from integritet.mail import MailSender
 
 Detail = Mapping[str, str | int | float | bool | None]
+
+
+MailerPort = MailSender  # the request engine's name for it
 
 
 class RecordLike(Protocol):
@@ -70,18 +74,6 @@ class AuditPort(Protocol):
         subject: str | None = None,
         detail: Detail | None = None,
     ) -> int: ...
-
-
-class MailerPort(Protocol):
-    def send(
-        self,
-        to: str,
-        subject: str,
-        text: str,
-        html: str | None = None,
-        *,
-        unsubscribe_url: str | None = None,
-    ) -> str: ...
 
 
 class OutboxPort(Protocol):

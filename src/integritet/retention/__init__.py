@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from integritet.clock import Clock, utc
 from integritet.errors import IntegritetError
+from integritet.mail import MailSender
 from integritet.manifest.model import Anchor, DatasetTable, Manifest, RetentionRule
 from integritet.retention import logs, rules, sweep, warn
 from integritet.retention.logs import LogSourceReport
 from integritet.retention.sweep import RuleReport
-from integritet.retention.warn import MailSender, WarningReport
+from integritet.retention.warn import WarningReport
 from integritet.vault import Vault
 
 if TYPE_CHECKING:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from integritet.clock import utc
+from integritet.mail import MailSender
 from integritet.manifest.model import Manifest, RetentionRule
 from integritet.retention import rules
 from integritet.retention.logs import Limit
@@ -27,18 +27,6 @@ from integritet.retention.sweep import ACTOR, BATCH, purpose_for
 from integritet.retention.tables import WarningRow
 from integritet.vault import Vault
 from integritet.vault.tables import EventRow, SubjectRow
-
-
-class MailSender(Protocol):
-    def send(
-        self,
-        to: str,
-        subject: str,
-        text: str,
-        html: str | None = None,
-        *,
-        unsubscribe_url: str | None = None,
-    ) -> str: ...
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from integritet.access import Actor
 from integritet.consent.ledger import ConsentLedger
 from integritet.errors import AccessDenied, IntegritetError, TelemetryError
+from integritet.mail import MailSender
 from integritet.manifest.model import Channel, ConsentPurpose
 from integritet.pii import redact
 from integritet.telemetry.core import Telemetry
@@ -39,18 +40,6 @@ class Sender(Protocol):
     """An SMS or phone provider: deliver ``text`` to the number ``to``; return an id."""
 
     def send(self, to: str, text: str) -> str: ...
-
-
-class MailSender(Protocol):
-    def send(
-        self,
-        to: str,
-        subject: str,
-        text: str,
-        html: str | None = None,
-        *,
-        unsubscribe_url: str | None = None,
-    ) -> str: ...
 
 
 @dataclass
