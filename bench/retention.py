@@ -1,0 +1,246 @@
+"""Retention benchmark: the vault sweep vs a raw ``DELETE ... WHERE`` on an identical copy.
+
+    .venv/bin/python bench/retention.py --quick            # 100k records, 10k due
+    .venv/bin/python bench/retention.py                    # 10M records, 1M due
+    .venv/bin/python bench/retention.py --records 1000000  # any size, 10 % due
+
+Per backend (a temporary SQLite file; a fresh schema on the local PostgreSQL, dropped
+afterwards) the vault's own tables are filled with bulk inserts: one subject per ten
+records, each subject with one ``access_log`` record collected two years ago (due under a
+one-year ``collected`` rule) and nine collected yesterday, so no subject is emptied and the
+sweep measures record deletion. Sealed blobs are 64 random bytes (the sweep reads metadata
+only). Then, on two identical copies:
+
+- sweep: ``integritet.retention.run`` with that one rule (candidates in keyset batches,
+  legal-hold and restriction checks, erasure ledger, batched deletes, audit events);
+- raw: one ``DELETE FROM vault_records WHERE category = 'access_log' AND created_at <= ...``.
+
+Prints rows/s for both and the ratio (goal >= 0.5), the sweep's peak RSS growth (Linux
+``VmHWM`` reset through ``/proc/self/clear_refs``; goal: flat in N), CPU time of this
+process, and the load average. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, func, insert, select, text
+
+from integritet import retention
+from integritet.clock import FixedClock
+from integritet.db import make_engine, upgrade
+from integritet.manifest import load_manifest
+from integritet.manifest.model import Manifest, RetentionRule
+from integritet.settings import Settings
+from integritet.vault import open_vault
+from integritet.vault.tables import RecordRow, SubjectRow, table
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("INTEGRITET_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+PER_SUBJECT = 10
+CHUNK = 10_000
+
+
+def manifest() -> Manifest:
+    """Loggamera with one rule: access logs deleted a year after collection."""
+    base = load_manifest(ROOT / "examples" / "loggamera" / "policy.yaml")
+    rule = RetentionRule.model_validate(
+        {"id": "bench-access-log", "categories": ["access_log"], "duration": "1y",
+         "anchor": "collected", "action": "delete"}
+    )  # fmt: skip
+    return base.model_copy(update={"retention": [rule], "log_sources": [], "datasets": []})
+
+
+def rows(n: int) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Chunks of (subjects, records): every tenth record is due."""
+    old, fresh = NOW - timedelta(days=730), NOW - timedelta(days=1)
+    for start in range(0, n, CHUNK):
+        subjects, records = [], []
+        for i in range(start, min(n, start + CHUNK)):
+            if i % PER_SUBJECT == 0:
+                sid = uuid.uuid4().hex
+                subjects.append(
+                    {"id": sid, "customer_id": None, "source": "person", "created_at": old,
+                     "restricted": False}
+                )  # fmt: skip
+            at = old if i % PER_SUBJECT == 0 else fresh
+            records.append(
+                {"id": uuid.uuid4().hex, "subject_id": sid, "category": "access_log",
+                 "source": "system", "key_ref": "dek", "sealed": os.urandom(64),
+                 "policy_version": "1", "created_at": at, "updated_at": at, "hold_until": None}
+            )  # fmt: skip
+        yield subjects, records
+
+
+def populate(engine: Engine, n: int) -> None:
+    done = 0
+    for subjects, records in rows(n):
+        with engine.begin() as conn:
+            conn.execute(insert(table(SubjectRow)), subjects)
+            conn.execute(insert(table(RecordRow)), records)
+        done += len(records)
+        print(f"\r  populated {done:>11,}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+
+
+def count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table(RecordRow))) or 0)
+
+
+def rss_kib(field: str) -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def timed_sweep(url: str, home: Path, total: int) -> dict[str, float]:
+    """``retention.run`` on the database at ``url``: seconds, CPU, deleted, peak RSS."""
+    settings = Settings(home=home, database_url=url, kek=None)
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    vault = open_vault(settings, manifest(), FixedClock(NOW), notify=lambda _m: None,
+                       engine=engine)  # fmt: skip
+    before_rss = rss_kib("VmRSS")
+    exact_peak = reset_peak()
+    t0, c0 = time.perf_counter(), time.process_time()
+    report = retention.run(vault.manifest, vault, FixedClock(NOW))
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = rss_kib("VmHWM") if exact_peak else 0
+    left = count(engine)
+    vault.close()
+    engine.dispose()
+    assert report.done == total - left, (report.done, total, left)
+    growth = (peak - before_rss) / 1024
+    return {"seconds": seconds, "cpu": cpu, "rows": report.done, "left": left,
+            "rss_before_mib": before_rss / 1024, "peak_growth_mib": growth}  # fmt: skip
+
+
+def timed_raw(url: str) -> dict[str, float]:
+    engine = make_engine(url)
+    bound = NOW - timedelta(days=365)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with engine.begin() as conn:
+        result = conn.execute(
+            text("DELETE FROM vault_records WHERE category = :c AND created_at <= :b"),
+            {"c": "access_log", "b": bound},
+        )
+        deleted = result.rowcount
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    engine.dispose()
+    return {"seconds": seconds, "cpu": cpu, "rows": deleted}
+
+
+def sqlite_pair(tmp: Path, n: int) -> tuple[str, str]:
+    a, b = tmp / "sweep.db", tmp / "raw.db"
+    engine = make_engine(f"sqlite:///{a}")
+    upgrade(engine)
+    populate(engine, n)
+    engine.dispose()
+    shutil.copy(a, b)
+    return f"sqlite:///{a}", f"sqlite:///{b}"
+
+
+def pg_pair(n: int, admin: Engine, schemas: list[str]) -> tuple[str, str]:
+    urls = []
+    for _ in range(2):
+        schema = f"bench_ret_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        sep = "&" if "?" in PG else "?"
+        url = f"{PG}{sep}options=-csearch_path%3D{schema}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        urls.append(url)
+    engine = make_engine(urls[0])
+    populate(engine, n)
+    engine.dispose()
+    with admin.connect() as conn:  # an identical copy, row for row
+        for name in ("vault_subjects", "vault_records"):
+            conn.execute(text(f'INSERT INTO "{schemas[1]}".{name} '
+                              f'SELECT * FROM "{schemas[0]}".{name}'))  # fmt: skip
+        for schema in schemas:
+            conn.execute(text(f'ANALYZE "{schema}".vault_records'))
+            conn.execute(text(f'ANALYZE "{schema}".vault_subjects'))
+    return urls[0], urls[1]
+
+
+def measure(backend: str, n: int, tmp: Path) -> dict[str, Any]:
+    print(f"{backend}: {n:,} records, {n // PER_SUBJECT:,} due", file=sys.stderr)
+    schemas: list[str] = []
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT") if backend == "postgresql" else None
+    try:
+        if admin is None:
+            sweep_url, raw_url = sqlite_pair(tmp, n)
+        else:
+            sweep_url, raw_url = pg_pair(n, admin, schemas)
+        raw = timed_raw(raw_url)
+        sweep = timed_sweep(sweep_url, tmp / f"home-{backend}", n)
+    finally:
+        if admin is not None:
+            with admin.connect() as conn:
+                for schema in schemas:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+    return {"sweep": sweep, "raw": raw}
+
+
+def report(backend: str, got: dict[str, Any]) -> None:
+    sweep, raw = got["sweep"], got["raw"]
+    s_rate, r_rate = sweep["rows"] / sweep["seconds"], raw["rows"] / raw["seconds"]
+    print(
+        f"{backend:<10} sweep {sweep['rows']:,} rows in {sweep['seconds']:.2f} s "
+        f"({s_rate:,.0f} rows/s, CPU {sweep['cpu']:.2f} s)  raw {raw['rows']:,} rows in "
+        f"{raw['seconds']:.2f} s ({r_rate:,.0f} rows/s, CPU {raw['cpu']:.2f} s)  "
+        f"ratio {s_rate / r_rate:.2f} (goal >= 0.5)"
+    )
+    print(
+        f"{'':<10} sweep RSS before {sweep['rss_before_mib']:.0f} MiB, "
+        f"peak growth during the sweep {sweep['peak_growth_mib']:.1f} MiB; "
+        f"rows left {sweep['left']:,}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k records (10k due)")
+    parser.add_argument("--records", type=int, help="number of records (default 10M)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    n = args.records or (100_000 if args.quick else 10_000_000)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            got = measure(backend, n, Path(tmp))
+            report(backend, got)
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
