@@ -122,3 +122,21 @@ def test_sign_out_ends_the_session(sqlite_web: Web) -> None:
     web.client.post("/console/sign-out", data={"csrf_token": web.csrf()})
     assert web.services.identity.session(cookie) is None
     assert re.search("sign-in", web.client.get("/console").url.path)
+
+
+def test_staff_lift_a_restriction_from_the_request_page(web: Web) -> None:
+    bob = web.subjects["bob"]
+    engine = web.services.requests
+    rid = engine.new("restriction", subject=bob)
+    engine.verify_by_link(rid, bob)
+    assert engine.process(rid).value in ("completed", "waiting_for_recipients")
+    assert web.services.vault.is_restricted(bob)
+    web.console_sign_in("dpo")
+    page = web.client.get(f"/console/requests/{rid}?lang=en")
+    assert "Processing is restricted" in page.text and "Lift the restriction" in page.text
+    lifted = web.client.post(f"/console/requests/{rid}/lift", data={"csrf_token": web.csrf()})
+    assert lifted.status_code == 200 and "The restriction is lifted." in lifted.text
+    assert not web.services.vault.is_restricted(bob)
+    assert "Lift the restriction" not in lifted.text
+    (event,) = [e for e in web.services.audit.entries() if e.action == "request.restriction_lifted"]
+    assert event.actor == "staff:dpo" and event.detail["request"] == rid

@@ -3,13 +3,19 @@ erasure with confirmation, restrict/object, policy; CSRF and access refusals."""
 
 from __future__ import annotations
 
+import hashlib
+import html
 import io
 import json
 import re
 import zipfile
+from datetime import timedelta
+
+import pytest
 
 from integritet.access import Actor
 from integritet.consent import ConsentState
+from integritet.errors import RequestError
 from web.conftest import Web
 
 
@@ -193,3 +199,67 @@ def test_staff_session_cannot_use_the_portal(sqlite_web: Web) -> None:
     web.console_sign_in("support")
     response = web.client.get("/portal")
     assert response.status_code == 403
+
+
+def test_the_consent_evidence_is_the_visible_sentence_in_the_language_shown(web: Web) -> None:
+    web.portal_sign_in("alice")
+    page = web.client.get("/portal/consents?lang=en").text
+    shown = re.search(r'<p class="consent-text" id="c-newsletter-email-text">([^<]+)</p>', page)
+    assert shown is not None
+    sentence = html.unescape(shown[1])
+    assert sentence == "I agree that Loggamera AB contacts me about Newsletter by email."
+    # the request's language would say Swedish: the form names the language it showed
+    web.client.post(
+        "/portal/consents?lang=sv",
+        data={"csrf_token": web.csrf(), "on": ["newsletter:email"], "shown_lang": "en"},
+    )
+    (event,) = web.services.consent.history(web.subjects["alice"])
+    assert event.text_sha256 == hashlib.sha256(sentence.encode("utf-8")).hexdigest()
+    swedish = web.client.get("/portal/consents?lang=sv").text
+    assert "Jag samtycker till att Loggamera AB kontaktar mig om Nyhetsbrev via e-post." in swedish
+
+
+def test_repeated_downloads_share_one_access_request_and_one_email(web: Web) -> None:
+    def receipts() -> int:  # mail other than sign-in links
+        return sum("/portal/link/" not in text for _to, _s, text in web.mailer.sent)
+
+    web.portal_sign_in("alice")
+    for format in ("json", "zip", "json"):
+        response = web.client.post(
+            "/portal/download", data={"csrf_token": web.csrf(), "format": format}
+        )
+        assert response.status_code == 200
+    sid = web.subjects["alice"]
+    (view,) = [v for v in web.services.requests.list_requests() if v.subject_id == sid]
+    assert view.kind.value == "access" and view.status.value == "completed"
+    assert receipts() == 1  # one short receipt, not one per download
+    downloads = [e for e in web.services.audit.entries() if e.action == "portal.download"]
+    assert [e.detail["format"] for e in downloads] == ["json", "zip", "json"]
+    assert {e.detail["request"] for e in downloads} == {view.id}
+    web.clock.advance(timedelta(hours=2))  # later (and signed in again): a new request
+    web.portal_sign_in("alice")
+    web.client.post("/portal/download", data={"csrf_token": web.csrf(), "format": "json"})
+    assert len([v for v in web.services.requests.list_requests() if v.subject_id == sid]) == 2
+    assert receipts() == 2
+
+
+def test_requests_filed_in_the_portal_are_verified_by_the_sign_in_link(sqlite_web: Web) -> None:
+    web = sqlite_web
+    alice, bob = web.subjects["alice"], web.subjects["bob"]
+    engine = web.services.requests
+    rid = engine.new("objection", subject=alice)
+    with pytest.raises(RequestError, match="not about the signed-in person"):
+        engine.verify_by_link(rid, bob)
+    assert engine.verify_by_link(rid, alice) is True
+    assert engine.get(rid).status.value == "verified"
+    assert engine.verify_by_link(rid, alice) is False  # already verified: nothing moves
+    (moved,) = [h for h in engine.history(rid) if h.to_status == "verified"]
+    assert moved.actor == f"subject:{alice}"
+    (audited,) = [
+        e
+        for e in web.services.audit.entries()
+        if e.action == "request.transition"
+        and e.detail.get("request") == rid
+        and e.detail.get("to") == "verified"
+    ]
+    assert audited.detail["method"] == "signed_in_link"
