@@ -11,7 +11,11 @@ collected; nothing raises past :func:`read_manifest`.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -136,7 +140,30 @@ def read_manifest(path: Path) -> LoadResult:
     if text is None:
         assert problem is not None
         return LoadResult(name, None, [problem], SourceMap())
-    return parse_text(text, name)
+    return _parsed(text, name)
+
+
+# Parsing is a pure function of (text, name) and the round-trip parser is slow (~0.2 s for an
+# example manifest); a process that reads the same unchanged file again (the API, in-process
+# CLI runs, tests) gets a deep copy of the earlier result instead of parsing it again.
+_PARSED: OrderedDict[tuple[str, bytes], LoadResult] = OrderedDict()
+_PARSED_MAX = 16
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(text: str, name: str) -> LoadResult:
+    key = (name, hashlib.sha256(text.encode("utf-8")).digest())
+    with _PARSED_LOCK:
+        hit = _PARSED.get(key)
+        if hit is not None:
+            _PARSED.move_to_end(key)
+    if hit is None:
+        hit = parse_text(text, name)
+        with _PARSED_LOCK:
+            _PARSED[key] = hit
+            while len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
+    return copy.deepcopy(hit)
 
 
 def _read_text(path: Path) -> tuple[str | None, Problem | None]:
