@@ -261,7 +261,11 @@ class ErasureMixin(VaultCore):
             return []
         with self.tx() as s:
             rows = list(s.execute(self._deletable(ids)).all())
-            subjects = {r[1]: s.get(SubjectRow, r[1]) for r in rows}
+            wanted = sorted({r[1] for r in rows})  # one query for the batch's subjects
+            subjects = {
+                row.id: row
+                for row in s.scalars(select(SubjectRow).where(SubjectRow.id.in_(wanted)))
+            }
             for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
                 self.guard(
                     actor,
