@@ -2,13 +2,18 @@
 
 A data subject signs in by the emailed link (read from a real local SMTP server), changes a
 consent, downloads their data, asks for erasure and confirms it with the emailed code; a
-DPO signs in with password and TOTP, handles the request and sees it complete. Screenshots
-of the main pages go to ``test-artifacts/screenshots/``; basic accessibility (labels,
-``lang``, one ``h1``, landmarks, keyboard reach) is checked on each page visited.
+DPO signs in with password and TOTP, handles the request and sees it complete. A second
+test walks every page in the other language and on a phone-sized screen. Screenshots go to
+``test-artifacts/screenshots/`` (``<page>.png`` in the flow's language, ``<page>-en.png`` /
+``<page>-sv.png`` in the other, ``<page>-narrow.png`` at 390 px); basic accessibility
+(labels, ``lang``, one ``h1``, landmarks, keyboard reach, no sideways scrolling on a phone)
+is checked on each page visited. One server and one browser serve the whole module.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -17,6 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +35,10 @@ from integritet.access import Actor
 from integritet.api.app import create_app
 from integritet.api.demo import demo_manifest
 from integritet.consent import ConsentState
-from integritet.manifest import Manifest
+from integritet.manifest import load_manifest
 from integritet.services import Services
 from integritet.settings import Settings
+from web.conftest import FAST_HASHER
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +53,9 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+EXAMPLE = ROOT / "examples" / "loggamera" / "policy.yaml"
 PASSWORD = "a-long-and-unusual-passphrase"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -57,7 +67,32 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
+@dataclass
+class Site:
+    """One server, mailbox and browser shared by the tests of this module."""
+
+    base: str
+    services: Services
+    smtp: Inbox
+    browser: Any
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Inbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="module")
 def chromium() -> str:
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         if IN_CI:
@@ -66,37 +101,61 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
-def server(
-    sqlite_url: str, tmp_path: Path, loggamera: Manifest, smtp_server: Any, monkeypatch: Any
-) -> Iterator[tuple[str, Services]]:
-    """A real server on 127.0.0.1 with a free port, mail through the local SMTP server."""
-    monkeypatch.setenv("VISMA_WEBHOOK_SECRET", "visma-test-secret")
-    monkeypatch.setenv("MAILCHIMP_WEBHOOK_SECRET", "mailchimp-test-secret")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    manifest = demo_manifest(loggamera)[0]
-    settings = Settings(home=tmp_path / "home", database_url=sqlite_url, base_url=base)
-    services = Services.open(settings, manifest, notify=lambda _m: None)
-    _seed(services)
-    app = create_app(settings, manifest, services=services)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
-    web = uvicorn.Server(config)
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not web.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert web.started, "uvicorn did not start"
-    try:
-        yield base, services
-    finally:
-        web.should_exit = True
-        thread.join(timeout=10)
-        services.close()
+@pytest.fixture(scope="module")
+def site(
+    chromium: str, _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """A real uvicorn server on a free port (a pre-migrated SQLite copy), mail through a real
+    local SMTP server, and one headless Chromium: started once for the module."""
+    from aiosmtpd.controller import Controller
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("browser")
+    shutil.copyfile(_sqlite_template, folder / "integritet.db")
+    inbox, smtp_port, port = Inbox(), _free_port(), _free_port()
+    mail = Controller(inbox, hostname="127.0.0.1", port=smtp_port, enable_SMTPUTF8=True)
+    mail.start()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VISMA_WEBHOOK_SECRET", "visma-test-secret")
+        env.setenv("MAILCHIMP_WEBHOOK_SECRET", "mailchimp-test-secret")
+        env.setenv("INTEGRITET_SMTP_HOST", "127.0.0.1")
+        env.setenv("INTEGRITET_SMTP_PORT", str(smtp_port))
+        for name in ("TLS", "STARTTLS", "USER", "PASSWORD"):
+            env.delenv(f"INTEGRITET_SMTP_{name}", raising=False)
+        base = f"http://127.0.0.1:{port}"
+        manifest = demo_manifest(load_manifest(EXAMPLE))[0]
+        settings = Settings(
+            home=folder / "home", database_url=f"sqlite:///{folder}/integritet.db", base_url=base
+        )
+        services = Services.open(settings, manifest, notify=lambda _m: None)
+        services.identity.hasher = FAST_HASHER
+        secrets = _seed(services)
+        app = create_app(settings, manifest, services=services)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
+        web = uvicorn.Server(config)
+        thread = threading.Thread(target=web.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 15
+        while not web.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert web.started, "uvicorn did not start"
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
+                try:
+                    yield Site(base, services, inbox, browser, secrets)
+                finally:
+                    browser.close()
+        finally:
+            web.should_exit = True
+            thread.join(timeout=10)
+            services.close()
+            mail.stop()
 
 
-def _seed(services: Services) -> None:
+def _seed(services: Services) -> dict[str, str]:
+    """Anna and Erik (customers of Brf Solrosen; Erik has an objection filed) and two DPOs
+    with passwords and TOTP secrets."""
     system = Actor.system("test")
     customer = services.vault.create_customer(system, "Brf Solrosen")
     sid = services.vault.create_subject(
@@ -104,11 +163,25 @@ def _seed(services: Services) -> None:
     )
     fields = {"name": "Anna Lindqvist", "email": "anna@example.se", "address": "Storgatan 1"}
     services.vault.put_record(system, "account", sid, "contact", fields, "person")
-    services.identity.add_user("dpo", "dpo")
-    services.login.set_password("dpo", PASSWORD)
+    erik = services.vault.create_subject(
+        system, "account", {"email": "erik.johansson-westerberg@example.se"}, customer=customer
+    )
+    fields = {
+        "name": "Erik Johansson-Westerberg",
+        "email": "erik.johansson-westerberg@example.se",
+        "address": "Långa Vägen med ett mycket långt gatunamn 123, lgh 1104",
+    }
+    services.vault.put_record(system, "account", erik, "contact", fields, "person")
+    services.requests.verify_by_link(services.requests.new("objection", subject=erik), erik)
+    secrets = {}
+    for user in ("dpo", "dpo2"):
+        services.identity.add_user(user, "dpo")
+        services.login.set_password(user, PASSWORD)
+        secrets[user] = pyotp.parse_uri(services.login.enrol_totp(user)).secret
+    return secrets
 
 
-def _mail_to(smtp: Any, address: str, count: int, timeout: float = 10) -> str:
+def _mail_to(smtp: Inbox, address: str, count: int, timeout: float = 10) -> str:
     """The text of the ``count``-th message to ``address`` (waiting for it to arrive)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -155,25 +228,18 @@ def _tab_reaches(page: Any, texts: list[str], presses: int = 25) -> set[str]:
     return {t for t in texts if any(t in s for s in seen)}
 
 
-def test_subject_and_dpo_flow(
-    server: tuple[str, Services], smtp_server: Any, chromium: str
-) -> None:
-    from playwright.sync_api import sync_playwright
-
-    base, services = server
-    secret = pyotp.parse_uri(services.login.enrol_totp("dpo")).secret
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=ARGS)
-        try:
-            context = browser.new_context(accept_downloads=True, locale="sv-SE")
-            page = context.new_page()
-            request_id = _subject_part(page, base, services, smtp_server)
-            context.close()
-            context = browser.new_context(locale="en-GB")
-            _dpo_part(context.new_page(), base, services, secret, request_id)
-            context.close()
-        finally:
-            browser.close()
+def test_subject_and_dpo_flow(site: Site) -> None:
+    context = site.browser.new_context(accept_downloads=True, locale="sv-SE")
+    try:
+        request_id = _subject_part(context.new_page(), site.base, site.services, site.smtp)
+    finally:
+        context.close()
+    context = site.browser.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        _dpo_part(page, site.base, site.services, site.secrets["dpo"], request_id)
+    finally:
+        context.close()
 
 
 def _subject_part(page: Any, base: str, services: Services, smtp: Any) -> str:
@@ -264,4 +330,83 @@ def _dpo_part(page: Any, base: str, services: Services, secret: str, request_id:
     ]:
         page.goto(f"{base}{path}")
         _check(page, name)
-    assert "Intact" in page.goto(f"{base}/console/audit").text()
+    page.goto(f"{base}/console/audit")
+    page.get_by_role("button", name="Check the chain now", exact=True).click()
+    page.get_by_text("The chain is checked.").wait_for()
+    assert "Intact" in page.content()
+    _check(page, "console-audit")
+
+
+PORTAL_PAGES = [
+    ("/portal", "portal-my-data"),
+    ("/portal/contact", "portal-contact"),
+    ("/portal/consents", "portal-consents"),
+    ("/portal/download", "portal-download"),
+    ("/portal/requests", "portal-requests"),
+    ("/portal/policy", "portal-policy"),
+    ("/portal/erase", "portal-erase"),
+]
+CONSOLE_PAGES = [
+    ("/console?show=all", "console-queue"),
+    ("/console/subjects", "console-subjects"),
+    ("/console/audit", "console-audit"),
+    ("/console/retention", "console-retention"),
+    ("/console/pii", "console-pii"),
+    ("/console/register", "console-register"),
+    ("/console/people", "console-people"),
+    ("/console/policy", "console-policy"),
+]
+ERIK = "erik.johansson-westerberg@example.se"  # a long address, for the narrow screens
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= width) return [];
+  return [...document.querySelectorAll('body *')]
+    .filter(el => el.getBoundingClientRect().right > width + 1)
+    .filter(el => !(el.parentElement && el.parentElement.closest('.table-scroll')))
+    .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
+}"""
+
+
+def _walk(page: Any, base: str, pages: list[tuple[str, str]], lang: str) -> None:
+    """Each page in ``lang`` at desktop width, then at 390 px without sideways scrolling."""
+    for width, suffix in ((1280, f"-{lang}"), (390, f"-{lang}-narrow")):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path, name in pages:
+            joiner = "&" if "?" in path else "?"
+            page.goto(f"{base}{path}{joiner}lang={lang}")
+            assert page.evaluate("() => document.documentElement.lang") == lang
+            assert page.evaluate(SIDEWAYS) == [], f"{name} scrolls sideways at {width} px"
+            _check(page, name + suffix)
+
+
+def test_every_page_in_the_other_language_and_on_a_phone(site: Site) -> None:
+    context = site.browser.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        page.goto(f"{site.base}/portal/sign-in")
+        _check(page, "portal-sign-in-en")
+        page.get_by_label("Email address").fill(ERIK)
+        page.get_by_role("button", name="Send sign-in link", exact=True).click()
+        page.get_by_role("heading", name="Check your email", exact=True).wait_for()
+        text = _mail_to(site.smtp, ERIK, 1)
+        link = re.search(r"http://\S+/portal/link/\S+", text)
+        assert link is not None
+        page.goto(link.group(0))
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.get_by_role("heading", name="My data", exact=True).wait_for()
+        _walk(page, site.base, PORTAL_PAGES, "en")
+    finally:
+        context.close()
+    context = site.browser.new_context(locale="sv-SE")
+    try:
+        page = context.new_page()
+        page.goto(f"{site.base}/console/sign-in")
+        _check(page, "console-sign-in-sv")
+        page.get_by_label("Användarnamn").fill("dpo2")
+        page.get_by_label("Lösenord").fill(PASSWORD)
+        page.get_by_label("Engångskod (TOTP)").fill(pyotp.TOTP(site.secrets["dpo2"]).now())
+        page.get_by_role("button", name="Logga in", exact=True).click()
+        page.get_by_role("heading", name="Ärenden från registrerade", exact=True).wait_for()
+        _walk(page, site.base, CONSOLE_PAGES, "sv")
+    finally:
+        context.close()
