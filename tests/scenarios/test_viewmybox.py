@@ -219,16 +219,25 @@ class Portal:
 
 
 @pytest.fixture
-def portal(make_service: Make, migrated_database_url: str) -> Iterator[Portal]:
-    """The VIEWMYBOX API, its identity provider pointed at a local one (same client id)."""
+def entra() -> Iterator[EntraLike]:
     provider = EntraLike()
     provider.user = "vera"
     threading.Thread(target=provider.server.serve_forever, daemon=True).start()
+    try:
+        yield provider
+    finally:
+        provider.server.shutdown()
+        provider.server.server_close()
+
+
+@pytest.fixture
+def portal(make_service: Make, migrated_database_url: str, entra: EntraLike) -> Iterator[Portal]:
+    """The VIEWMYBOX API, its identity provider pointed at a local one (same client id)."""
     svc = make_service("viewmybox", migrated_database_url)
     idp = svc.manifest.security.identity_provider
     assert idp is not None and idp.passwords is False and idp.client_id == "viewmybox-portal"
     security = svc.manifest.security.model_copy(
-        update={"identity_provider": idp.model_copy(update={"issuer": provider.issuer})}
+        update={"identity_provider": idp.model_copy(update={"issuer": entra.issuer})}
     )
     manifest = svc.manifest.model_copy(update={"security": security})
     settings = svc.settings.model_copy(update={"base_url": "http://testserver"})
@@ -238,12 +247,12 @@ def portal(make_service: Make, migrated_database_url: str) -> Iterator[Portal]:
         customer = services.vault.create_customer(SYSTEM, "Kund AB")
         services.identity.add_user("vera", "customer_admin", customer=customer, kind="customer")
         client = TestClient(create_app(settings, manifest, svc.clock, services=services))
-        yield Portal(svc, services, client, provider, customer)
-        client.close()
+        try:
+            yield Portal(svc, services, client, entra, customer)
+        finally:
+            client.close()
     finally:
         services.close()
-        provider.server.shutdown()
-        provider.server.server_close()
 
 
 def test_V2_sign_in_is_delegated_to_the_identity_provider(portal: Portal) -> None:
