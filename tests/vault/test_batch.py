@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from integritet.access import Actor
 from integritet.audit import AuditEventRow
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
-from integritet.vault import NewRecord, Vault
+from integritet.vault import NewRecord, Vault, crypto
 from integritet.vault.core import tx_keys
 from integritet.vault.erasure import LedgerEntry
 from integritet.vault.importer import Importer
@@ -178,3 +178,26 @@ def test_a_refused_batch_is_redone_row_by_row(vault: Vault, system: Actor, tmp_p
     assert vault.find_subject(system, "account", "email", "b@example.se") is None
     assert vault.find_subject(system, "account", "email", "c@example.se") is not None
     assert len(_events(vault, "vault.import")) == 2  # one per row after the fallback
+
+
+def test_batch_records_are_bound_to_their_subject_and_id(vault: Vault, system: Actor) -> None:
+    """The batch path keeps per-subject keys and per-record AAD: a sealed blob copied onto
+    another record (same subject or another one) no longer opens."""
+    a = vault.create_subject(system, "account", {"email": "ba@example.se"})
+    b = vault.create_subject(system, "account", {"email": "bb@example.se"})
+    items = [NewRecord(sid, "contact", {"name": f"first-{sid[:4]}"}, "person") for sid in (a, b)]
+    items += [NewRecord(a, "contact", {"name": f"more-{i}"}, "person") for i in range(9)]
+    ids = vault.put_records(system, "account", items)
+    with Session(vault.engine) as s:
+        rows = {r.id: r for r in s.scalars(select(RecordRow).where(RecordRow.id.in_(ids)))}
+    assert len({rows[i].sealed[1:13] for i in ids}) == len(ids)  # distinct nonces
+    assert {r.key_ref for r in rows.values()} == {"dek"}
+    opened = {r.id: r.fields for sid in (a, b) for r in vault.records(system, "account", sid)}
+    assert opened == {rid: dict(item.fields) for rid, item in zip(ids, items, strict=True)}
+    with vault.tx() as s:
+        s.get(RecordRow, ids[2]).sealed = rows[ids[0]].sealed  # type: ignore[union-attr]
+        s.get(RecordRow, ids[1]).sealed = rows[ids[0]].sealed  # type: ignore[union-attr]
+    with pytest.raises(crypto.OpenFailed):
+        vault.records(system, "account", a)  # same subject and key, another record id
+    with pytest.raises(crypto.OpenFailed):
+        vault.records(system, "account", b)  # another subject's key

@@ -81,3 +81,28 @@ def test_blind_index_is_keyed_and_separated_by_kind() -> None:
     assert digest != crypto.blind_index(crypto.new_key(), "email", "a@example.se")
     assert digest != crypto.blind_index(KEY, "external_id", "a@example.se")
     assert b"a@example.se" not in digest and len(digest) == 32
+
+
+@settings(max_examples=30)
+@given(tenant=st.none() | ids, subject=ids, category=ids, record=ids)
+def test_batch_aad_prefix_gives_the_same_aad(
+    tenant: str | None, subject: str, category: str, record: str
+) -> None:
+    prefix = crypto.record_aad_prefix(tenant, subject, category)
+    assert prefix + record.encode() == crypto.record_aad(tenant, subject, category, record)
+
+
+def test_a_reused_cipher_seals_like_a_fresh_one_with_fresh_nonces() -> None:
+    aead = crypto.cipher(KEY)
+    aad = crypto.record_aad(None, "s", "contact", "r")
+    nonces = crypto.random_blocks(crypto.NONCE_BYTES, 3)
+    blobs = [crypto.seal_with(aead, b"same", aad, nonce) for nonce in nonces]
+    blobs.append(crypto.seal_with(aead, b"same", aad))
+    assert len(set(blobs)) == 4  # a fresh nonce each time, so no two blobs are equal
+    assert [crypto.open_sealed(KEY, b, aad) for b in blobs] == [b"same"] * 4
+    assert [b[1 : 1 + crypto.NONCE_BYTES] for b in blobs[:3]] == nonces
+    with pytest.raises(crypto.OpenFailed):
+        crypto.open_with(aead, blobs[0], crypto.record_aad(None, "s", "contact", "other"))
+    with pytest.raises(ValueError, match="nonce"):
+        crypto.seal_with(aead, b"x", aad, b"short")
+    assert len({*crypto.random_blocks(16, 100)}) == 100

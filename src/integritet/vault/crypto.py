@@ -45,7 +45,12 @@ def new_key() -> bytes:
 
 def record_aad(tenant: str | None, subject: str, category: str, record_id: str) -> bytes:
     """The associated data binding a record's ciphertext to where it belongs."""
-    return _SEP.join(("rec", tenant or "-", subject, category, record_id)).encode()
+    return record_aad_prefix(tenant, subject, category) + record_id.encode()
+
+
+def record_aad_prefix(tenant: str | None, subject: str, category: str) -> bytes:
+    """:func:`record_aad` without the record id, for batches (``prefix + id.encode()``)."""
+    return _SEP.join(("rec", tenant or "-", subject, category, "")).encode()
 
 
 def identity_aad(tenant: str | None, subject: str, kind: str) -> bytes:
@@ -56,17 +61,44 @@ def key_aad(key_id: str) -> bytes:
     return _SEP.join(("key", key_id)).encode()
 
 
+def cipher(key: bytes) -> AESGCM:
+    """An AES-256-GCM object for ``key``, to reuse for many blobs under the same key (its
+    set-up costs more than sealing a short record)."""
+    return AESGCM(key)
+
+
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return VERSION + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return seal_with(AESGCM(key), plaintext, aad)
+
+
+def seal_with(aead: AESGCM, plaintext: bytes, aad: bytes, nonce: bytes | None = None) -> bytes:
+    """:func:`seal` with a reused :func:`cipher`. Every blob needs a fresh random nonce:
+    leave ``nonce`` out, or pass one of :func:`random_blocks` (never reuse one)."""
+    if nonce is None:
+        nonce = os.urandom(NONCE_BYTES)
+    elif len(nonce) != NONCE_BYTES:
+        raise ValueError("a nonce is 12 random bytes")
+    return VERSION + nonce + aead.encrypt(nonce, plaintext, aad)
+
+
+def random_blocks(size: int, count: int) -> list[bytes]:
+    """``count`` independent random byte strings of ``size`` bytes from one ``os.urandom``
+    call (batches draw nonces this way instead of one system call per record)."""
+    pool = os.urandom(size * count)
+    return [pool[i : i + size] for i in range(0, size * count, size)]
 
 
 def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    return open_with(AESGCM(key), blob, aad)
+
+
+def open_with(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
+    """:func:`open_sealed` with a reused :func:`cipher`."""
     if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != VERSION:
         raise OpenFailed("not a sealed blob")
     nonce = blob[1 : 1 + NONCE_BYTES]
     try:
-        return AESGCM(key).decrypt(nonce, blob[1 + NONCE_BYTES :], aad)
+        return aead.decrypt(nonce, blob[1 + NONCE_BYTES :], aad)
     except InvalidTag:
         raise OpenFailed("authentication failed") from None
 
@@ -74,13 +106,21 @@ def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
 _FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def fields_bytes(fields: Mapping[str, Any]) -> bytes:
+    """The plaintext of a record: compact JSON with sorted keys (UTF-8)."""
+    return _FIELDS_JSON.encode(fields if isinstance(fields, dict) else dict(fields)).encode()
+
+
 def seal_fields(key: bytes, fields: Mapping[str, Any], aad: bytes) -> bytes:
-    data = _FIELDS_JSON.encode(fields if isinstance(fields, dict) else dict(fields))
-    return seal(key, data.encode(), aad)
+    return seal(key, fields_bytes(fields), aad)
 
 
 def open_fields(key: bytes, blob: bytes, aad: bytes) -> dict[str, Any]:
-    value = json.loads(open_sealed(key, blob, aad))
+    return open_fields_with(AESGCM(key), blob, aad)
+
+
+def open_fields_with(aead: AESGCM, blob: bytes, aad: bytes) -> dict[str, Any]:
+    value = json.loads(open_with(aead, blob, aad))
     if not isinstance(value, dict):
         raise OpenFailed("sealed fields are not an object")
     return value
@@ -90,8 +130,16 @@ def wrap_key(kek: bytes, key: bytes, key_id: str) -> bytes:
     return seal(kek, key, key_aad(key_id))
 
 
+def wrap_key_with(kek: AESGCM, key: bytes, key_id: str) -> bytes:
+    return seal_with(kek, key, key_aad(key_id))
+
+
 def unwrap_key(kek: bytes, wrapped: bytes, key_id: str) -> bytes:
     return open_sealed(kek, wrapped, key_aad(key_id))
+
+
+def unwrap_key_with(kek: AESGCM, wrapped: bytes, key_id: str) -> bytes:
+    return open_with(kek, wrapped, key_aad(key_id))
 
 
 # --------------------------------------------------------------------------- blind index

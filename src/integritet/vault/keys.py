@@ -2,7 +2,8 @@
 
 The KEK never touches record data: it wraps the per-subject keys (and the blind-index
 key), which are stored wrapped in ``vault_keys`` next to the id of the KEK that wrapped
-them.
+them, and a few secrets sealed directly under it (staff TOTP secrets in ``api_users``),
+each registered in :mod:`integritet.vault.rotation` so that rotation re-wraps them too.
 
 Sources, in order:
 
@@ -13,10 +14,11 @@ Sources, in order:
 
        {"format": 1, "current": "k…", "keks": {"k…": "<base64>", ...}}
 
-Rotation (:func:`rotate`) is restartable: it first writes a key file holding the old
-and the new KEK (atomically, via rename), then re-wraps keys in committed batches, then
-removes the old KEK from the file. A crash at any point leaves every key unwrappable by a
-KEK in the file; running it again finishes the job instead of starting another rotation.
+Rotation (:func:`rotate`, implemented in :mod:`integritet.vault.rotation`) is
+restartable: it first writes a key file holding the old and the new KEK (atomically, via
+rename), then re-wraps every secret sealed under the KEK in committed batches, then
+removes the old KEK from the file. A crash at any point leaves every secret unwrappable by
+a KEK in the file; running it again finishes the job instead of starting another rotation.
 
 :class:`~integritet.errors.KeyUnavailable` means a KEK is missing or wrong (retry once it
 is back); :class:`~integritet.errors.KeyDestroyed` means a subject's key was destroyed on
@@ -35,13 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine
 
 from integritet.errors import ConfigError, KeyUnavailable
 from integritet.settings import Settings
-from integritet.vault import crypto, faults
-from integritet.vault.tables import KeyRow
+from integritet.vault import crypto
 
 FORMAT = 1
 
@@ -60,6 +61,15 @@ class KeyRing:
     source: Literal["file", "env"]
     path: Path | None = None
     created: bool = field(default=False)
+    # one AES-GCM object per KEK (set-up costs more than unwrapping one key); keyed by the
+    # key bytes themselves, so it can never serve a key other than the one asked for
+    _ciphers: dict[bytes, AESGCM] = field(default_factory=dict, repr=False, compare=False)
+
+    def _cipher(self, kek: bytes) -> AESGCM:
+        aead = self._ciphers.get(kek)
+        if aead is None:
+            aead = self._ciphers[kek] = crypto.cipher(kek)
+        return aead
 
     def kek(self, wanted: str) -> bytes:
         try:
@@ -75,11 +85,11 @@ class KeyRing:
         return self.keks[self.current]
 
     def wrap(self, key: bytes, key_id: str) -> tuple[bytes, str]:
-        return crypto.wrap_key(self.current_key, key, key_id), self.current
+        return crypto.wrap_key_with(self._cipher(self.current_key), key, key_id), self.current
 
     def unwrap(self, wrapped: bytes, key_id: str, wrapped_by: str) -> bytes:
         try:
-            return crypto.unwrap_key(self.kek(wrapped_by), wrapped, key_id)
+            return crypto.unwrap_key_with(self._cipher(self.kek(wrapped_by)), wrapped, key_id)
         except crypto.OpenFailed:
             raise KeyUnavailable(
                 f"key {key_id.split(':')[-1]} does not open with KEK {wrapped_by}: wrong key"
@@ -166,47 +176,24 @@ def create_key_file(path: Path) -> KeyRing:
 @dataclass(frozen=True)
 class RotationResult:
     new_kek: str
-    rewrapped: int
+    rewrapped: int  # values re-wrapped, all columns together
     retired: tuple[str, ...]
     resumed: bool
+    columns: tuple[tuple[str, int], ...] = ()  # ("table.column", values re-wrapped)
 
 
 def rotate(engine: Engine, ring: KeyRing, *, batch: int = 500) -> RotationResult:
-    """Re-wrap every stored key under a new KEK (or finish an interrupted rotation)."""
-    resumed = len(ring.keks) > 1
-    if ring.source == "file" and not resumed:
-        assert ring.path is not None
-        key = crypto.new_key()
-        kid = kek_id(key)
-        keks = {**ring.keks, kid: key}
-        write_key_file(ring.path, kid, keks)
-        ring = KeyRing(current=kid, keks=keks, source="file", path=ring.path)
-        faults.point("rotate.key_file_written")
-    total = 0
-    while True:
-        with Session(engine) as session, session.begin():
-            rows = session.scalars(
-                select(KeyRow).where(KeyRow.kek_id != ring.current).order_by(KeyRow.id).limit(batch)
-            ).all()
-            for row in rows:
-                plain = ring.unwrap(row.wrapped, row.id, row.kek_id)
-                row.wrapped, row.kek_id = ring.wrap(plain, row.id)
-        if not rows:
-            break
-        total += len(rows)
-        faults.point("rotate.batch_committed")
-    retired = tuple(k for k in ring.keks if k != ring.current)
-    if ring.source == "file" and retired:
-        assert ring.path is not None
-        write_key_file(ring.path, ring.current, {ring.current: ring.current_key})
-        faults.point("rotate.old_key_removed")
-    return RotationResult(new_kek=ring.current, rewrapped=total, retired=retired, resumed=resumed)
+    """Re-wrap every secret sealed under the KEK with a new KEK (or finish an interrupted one).
+
+    See :func:`integritet.vault.rotation.rotate`.
+    """
+    from integritet.vault import rotation
+
+    return rotation.rotate(engine, ring, batch=batch)
 
 
 def pending_rewrap(engine: Engine, ring: KeyRing) -> int:
-    """How many stored keys are still wrapped by a KEK other than the current one."""
-    with Session(engine) as session:
-        count = session.scalar(
-            select(func.count()).select_from(KeyRow).where(KeyRow.kek_id != ring.current)
-        )
-    return int(count or 0)
+    """How many secrets are still wrapped by a KEK other than the current one."""
+    from integritet.vault import rotation
+
+    return sum(rotation.pending(engine, ring).values())

@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor, check
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
-from integritet.vault import crypto
+from integritet.vault import batch, crypto
 from integritet.vault.core import (
     NewRecord,
     Record,
@@ -69,17 +70,25 @@ class Vault(ErasureMixin):
     def put_records(self, actor: Actor, purpose: str, items: Iterable[NewRecord]) -> list[str]:
         """Store many records in one transaction; returns their ids in order.
 
-        All or nothing. Each subject's key is unwrapped once per batch (subjects and keys are
-        loaded with one query per 500), rows are inserted with one multi-row statement, and
-        the batch is audited as one ``vault.write`` event with counts (the subject is named
-        when the batch has only one). Access is checked per subject and category.
+        All or nothing. Subjects and their wrapped DEKs are loaded with one joined query per
+        500, each DEK is unwrapped once and its AES-GCM object reused for the batch, rows are
+        inserted with one multi-row statement (:mod:`.batch`), and the batch is audited as one
+        ``vault.write`` event with counts (the subject is named when the batch has only one).
+        Access is checked once per subject and category. Every record still has its own
+        nonce and AAD (tenant, subject, category, record id) under its subject's own key.
         """
         todo = list(items)
-        specs = [self.check_record(i.category, i.fields, i.source) for i in todo]
         if not todo:
             return []
+        plans = self._plans(todo)
         with self.tx() as s:
-            subjects = self.subject_refs(s, (i.subject_id for i in todo))
+            keys = tx_keys(s)
+            subjects = batch.load_subjects(
+                s, self.keyring, (i.subject_id for i in todo), "dek", keys
+            )
+            for sid in dict.fromkeys(i.subject_id for i in todo):
+                if sid not in subjects:
+                    self.subject_row(s, sid)  # raises NotFound or KeyDestroyed
             for sid, category in dict.fromkeys((i.subject_id, i.category) for i in todo):
                 self.guard(
                     actor,
@@ -89,9 +98,17 @@ class Vault(ErasureMixin):
                     category=category,
                     subject=subjects[sid],
                 )
-            self.preload_keys(s, subjects, "dek")
-            rows = self._sealed_rows(s, todo, specs, subjects)
-            s.execute(insert(table(RecordRow)), rows)
+            rows = batch.seal_rows(
+                todo,
+                plans,
+                subjects,
+                keys,
+                (self.now(), self.manifest.policy.version),
+                lambda item, plan, subject: self.record_values(
+                    s, subject, plan.spec, item.fields, item.source
+                ),
+            )
+            s.connection().execute(insert(table(RecordRow)), rows)
             self.emit(
                 s,
                 actor,
@@ -102,50 +119,23 @@ class Vault(ErasureMixin):
                 detail={
                     "records": len(rows),
                     "subjects": len(subjects),
-                    "categories": ",".join(sorted({i.category for i in todo})),
+                    "categories": ",".join(sorted(plans)),
                 },
             )
         return [str(r["id"]) for r in rows]
 
-    def _sealed_rows(
-        self,
-        s: Session,
-        todo: list[NewRecord],
-        specs: list[Category],
-        subjects: Mapping[str, Subject],
-    ) -> list[dict[str, Any]]:
-        """Column values of each new record. Plain DEK-sealed records (the common case) take a
-        short path with the batch's clock reading and cached keys; records of held categories
-        or with identity fields go through :meth:`record_values`."""
-        now, version, keys = self.now(), self.manifest.policy.version, tx_keys(s)
-        simple = {
-            spec.id: self._hold(spec.id) is None and not any(f.identity for f in spec.fields)
-            for spec in specs
-        }
-        rows = []
-        for item, spec in zip(todo, specs, strict=True):
-            subject = subjects[item.subject_id]
-            key = keys.get(f"{subject.id}:dek")
-            if not simple[spec.id] or key is None or subject.erased_at is not None:
-                rows.append(self.record_values(s, subject, spec, item.fields, item.source))
-                continue
-            rid = new_id()
-            aad = crypto.record_aad(subject.customer_id, subject.id, spec.id, rid)
-            rows.append(
-                {
-                    "id": rid,
-                    "subject_id": subject.id,
-                    "category": spec.id,
-                    "source": item.source,
-                    "key_ref": "dek",
-                    "sealed": crypto.seal_fields(key, item.fields, aad),
-                    "policy_version": version,
-                    "created_at": now,
-                    "updated_at": now,
-                    "hold_until": None,
-                }
-            )
-        return rows
+    def _plans(self, todo: list[NewRecord]) -> dict[str, batch.Plan]:
+        """One :class:`batch.Plan` per category of the batch, once every item fits its own
+        (a field or source that does not fit is checked in full and raises VaultError)."""
+        plans: dict[str, batch.Plan] = {}
+        for item in todo:
+            plan = plans.get(item.category)
+            if plan is None:
+                spec = self._category(item.category)
+                plan = plans[item.category] = batch.Plan.of(spec, self._hold(spec.id) is not None)
+            if not plan.fits(item):
+                self.check_record(item.category, item.fields, item.source)
+        return plans
 
     def insert_record(
         self,
@@ -366,18 +356,19 @@ class Vault(ErasureMixin):
         return cats
 
     def _open(self, s: Session, subject: SubjectRow, rows: Any) -> list[Record]:
-        keys: dict[str, bytes] = {}
+        ciphers: dict[str, AESGCM] = {}  # one per key of the subject (DEK, hold keys)
         out = []
         for row in rows:
-            if row.key_ref not in keys:
-                keys[row.key_ref] = self.key(s, subject, row.key_ref)
+            aead = ciphers.get(row.key_ref)
+            if aead is None:
+                aead = ciphers[row.key_ref] = crypto.cipher(self.key(s, subject, row.key_ref))
             aad = crypto.record_aad(subject.customer_id, subject.id, row.category, row.id)
             out.append(
                 Record(
                     id=row.id,
                     subject_id=row.subject_id,
                     category=row.category,
-                    fields=crypto.open_fields(keys[row.key_ref], row.sealed, aad),
+                    fields=crypto.open_fields_with(aead, row.sealed, aad),
                     source=row.source,
                     created_at=_aware(row.created_at),
                     policy_version=row.policy_version,
