@@ -138,25 +138,31 @@ def test_undeclared_categories_and_purposes_are_refused_and_audited(env: Env) ->
     assert env.mailer.sent == [] and env.gate.received_by(env.sid) == []
 
 
-def test_financial_data_never_goes_to_authorities_or_to_financial_data_false(env: Env) -> None:
-    tax = Recipient(
-        id="tax",
-        name="Skatteverket",
-        role=RecipientRole.authority,
-        categories=["sales"],
-        purposes=["accounting"],
-        required_by_law=True,
-    )
+def test_financial_data_never_goes_where_the_manifest_says_no(env: Env) -> None:
+    def authority(rid: str, **kw: Any) -> Recipient:
+        return Recipient(id=rid, name=rid.title(), role=RecipientRole.authority,
+                         categories=["sales"], purposes=["accounting"], **kw)  # fmt: skip
+
     crm = Recipient(id="crm", name="CRM", role=RecipientRole.processor, categories=["sales"],
                     purposes=["accounting"], financial_data=False,
                     erasure=RecipientErasure(method=ErasureMethod.manual))  # fmt: skip
-    gate = env.with_recipients(tax, crm)
-    with pytest.raises(DisclosureRefused, match="financial category 'sales' never goes to 'tax'"):
-        gate.disclose(APP, "accounting", env.sid, "tax", legal_basis_note="SFL 37 kap.")
-    with pytest.raises(DisclosureRefused, match="never goes to 'crm'"):
-        gate.disclose(APP, "accounting", env.sid, "crm")
+    gate = env.with_recipients(
+        authority("inspector", required_by_law=True, financial_data=False),
+        authority("curious"),
+        authority("tax", required_by_law=True),
+        crm,
+    )
+    basis = "Skatteförfarandelagen 37 kap."
+    for rid in ("inspector", "curious", "crm"):
+        with pytest.raises(
+            DisclosureRefused, match=f"financial category 'sales' never goes to '{rid}'"
+        ):
+            gate.disclose(APP, "accounting", env.sid, rid, legal_basis_note=basis)
+    tax = gate.disclose(APP, "accounting", env.sid, "tax", legal_basis_note=basis)
+    assert tax.legal and tax.records[0].fields == {"order": "LG-1", "amount": 1}
     visma = gate.disclose(APP, "accounting", env.sid, "visma", ["sales"])
-    assert visma.records[0].fields == {"order": "LG-1", "amount": 1}
+    assert visma.records[0].fields == {"order": "LG-1", "amount": 1} and not visma.legal
+    assert sorted(d.recipient for d in gate.received_by(env.sid)) == ["tax", "visma"]
 
 
 def test_a_legal_disclosure_needs_a_basis_and_is_recorded_as_such(env: Env) -> None:

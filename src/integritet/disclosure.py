@@ -3,8 +3,8 @@
 ``Disclosures.disclose`` is the one way data leaves integritet for a named recipient
 (an installer, a processor, an authority). Before anything is read it checks:
 
-- C5: a financial category never goes to an authority or to a recipient with
-  ``financial_data: false``;
+- C5: a financial category never goes to a recipient with ``financial_data: false``, nor
+  to an authority that is not ``required_by_law`` (as the ``financial-to-recipient`` lint);
 - L7: the recipient is declared to receive every asked category for the asked purpose,
   and a recipient with ``consent_purpose`` only with the person's consent (given on one of
   that consent purpose's channels, as :meth:`ConsentLedger.may_contact` decides);
@@ -199,9 +199,7 @@ class Disclosures:
     ) -> None:
         financial = {c.id for c in self.manifest.categories if c.kind == CategoryKind.financial}
         for category in wanted:
-            if category in financial and (
-                recipient.role == RecipientRole.authority or not recipient.financial_data
-            ):
+            if category in financial and not _may_get_financial(recipient):
                 raise DisclosureRefused(
                     f"financial category {category!r} never goes to {recipient.id!r} (C5)"
                 )
@@ -389,6 +387,13 @@ class Disclosures:
             return vault_crypto.open_sealed(
                 key, row.note_sealed, _note_aad(row.id, row.subject_id)
             ).decode()
+
+
+def _may_get_financial(recipient: Recipient) -> bool:
+    """``financial_data: false`` never; an authority only under a legal obligation (C5)."""
+    if not recipient.financial_data:
+        return False
+    return recipient.role != RecipientRole.authority or recipient.required_by_law
 
 
 def _note_aad(disclosure_id: str, subject_id: str) -> bytes:

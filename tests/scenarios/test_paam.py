@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from integritet.access import Actor
-from integritet.errors import AccessDenied, KeyDestroyed, NotFound, SubjectRestricted
+from integritet.errors import (
+    AccessDenied,
+    DisclosureRefused,
+    KeyDestroyed,
+    NotFound,
+    SubjectRestricted,
+)
 from integritet.requests import Requests, Status
 from integritet.retention import run as retention_run
 from scenarios.helpers import SYSTEM, Service, body
@@ -134,13 +140,25 @@ def test_P6_disclosure_only_for_delivery_and_legal_obligations(
     make_service: Make, migrated_database_url: str, tmp_path: Path
 ) -> None:
     svc = make_service("paam", migrated_database_url)
-    _customer(svc)
+    sid = _customer(svc)
     requests = svc.requests()
     rid = _verified(requests, "access")
     requests.process(rid)
     report = requests.report(rid).as_dict()
     shared = json.dumps(report, ensure_ascii=False)
     assert "Transportföretaget" in shared and "Myndigheter" in shared
+    # at run time: the carrier gets the contact for a delivery, authorities only on a legal basis
+    gate, sales = svc.disclosures(), Actor.system("orders")
+    carrier = gate.disclose(sales, "delivery", sid, "carrier")
+    assert carrier.records[0].fields["company_address"] == CONTACT["company_address"]
+    with pytest.raises(DisclosureRefused, match="only where the law requires"):
+        gate.disclose(sales, "invoicing", sid, "authorities", ["billing"])
+    tax = gate.disclose(sales, "invoicing", sid, "authorities", ["billing"],
+                        legal_basis_note="Skatteverkets revision, dnr 131-2026")  # fmt: skip
+    assert tax.legal and tax.records[0].fields["invoices"] == "F-2026-17"
+    with pytest.raises(DisclosureRefused, match="not declared to receive 'product_data'"):
+        gate.disclose(sales, "delivery", sid, "carrier", ["product_data"])
+    assert sorted(d.recipient for d in gate.received_by(sid)) == ["authorities", "carrier"]
 
     def add_partner(data: dict[str, Any]) -> None:
         data["recipients"].append(
