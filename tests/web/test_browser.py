@@ -360,10 +360,11 @@ ERIK = "erik.johansson-westerberg@example.se"  # a long address, for the narrow 
 SIDEWAYS = """() => {
   const width = document.documentElement.clientWidth;
   if (document.documentElement.scrollWidth <= width) return [];
-  return [...document.querySelectorAll('body *')]
+  const wide = [...document.querySelectorAll('body *')]
     .filter(el => el.getBoundingClientRect().right > width + 1)
     .filter(el => !(el.parentElement && el.parentElement.closest('.table-scroll')))
     .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
+  return wide.length ? wide : ['the document is ' + document.documentElement.scrollWidth + ' px'];
 }"""
 
 

@@ -227,7 +227,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "requests.action": ("Åtgärd", "Action"),
     "requests.done_on": ("Klart {date}", "Done {date}"),
     "requests.extended": ("förlängd", "extended"),
-    "requests.none": ("Du har inga ärenden.", "You have no requests."),
+    "requests.none": (
+        "Du har inga ärenden ännu. Här ser du dem när du har bett oss om något.",
+        "You have no requests yet. When you ask us for something, it shows up here.",
+    ),
     "requests.other_rights": ("Dina andra rättigheter", "Your other rights"),
     "requests.restriction_text": (
         "Vi sparar dina uppgifter men använder dem inte till något annat (artikel 18 GDPR).",

@@ -97,8 +97,10 @@ def my_data(services: Services, actor: Actor, lang: str) -> list[CategoryView]:
         except (KeyDestroyed, IntegritetError):
             records, view.note = [], translate(lang, "data.unavailable")
         view.records = len(records)
-        for record in records[-1:]:  # the current values: the latest record
-            view.fields = [(k, names.get(k, k), str(v)) for k, v in record.fields.items()]
+        for record in records[-1:]:  # the current values (latest record), in manifest order
+            order = [f for f in names if f in record.fields]
+            order += [k for k in record.fields if k not in names]
+            view.fields = [(k, names.get(k, k), str(record.fields[k])) for k in order]
         _explain(manifest, category, lang, view)
         if records or view.note or category.self_service:
             views.append(view)
