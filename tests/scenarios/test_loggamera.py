@@ -26,6 +26,7 @@ from integritet.errors import (
     VaultError,
 )
 from integritet.requests import Status
+from integritet.requests.access import to_html
 from integritet.retention import run as retention_run
 from scenarios.helpers import SYSTEM, Service, body, code_in
 
@@ -200,6 +201,16 @@ def test_L5_the_person_learns_the_installers_name_before_the_booking(
     listed = svc.cli("disclosures", "--email", EMAIL)
     assert "Installatören (installer): contact for installation" in listed.stdout
     assert "Installatören" in svc.cli("render", "--lang", "sv").stdout
+    # and the person's access report says who received their data
+    requests = svc.requests()
+    rid = requests.new("access", email=EMAIL)
+    requests.verify(rid, "support", "called back on the number on file")
+    requests.process(rid)
+    report = requests.report(rid)
+    told = report.as_dict()["disclosures"]
+    assert [(d["recipient"], d["categories"]) for d in told] == [("Installatören", ["contact"])]
+    page = to_html(report, "sv")
+    assert "Vi har lämnat dina uppgifter till" in page and "Installatören" in page
 
 
 class _NoOutbox:

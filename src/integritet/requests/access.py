@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
 
 from integritet.clock import utc
 from integritet.manifest import Manifest
@@ -40,6 +41,7 @@ class Report:
     categories: list[dict[str, Any]] = field(default_factory=list)
     datasets: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     consents: list[dict[str, Any]] = field(default_factory=list)
+    disclosures: list[dict[str, Any]] = field(default_factory=list)  # who received it (15(1)(c))
     controller: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -58,6 +60,7 @@ class Report:
             "categories": self.categories,
             "datasets": self.datasets,
             "consents": self.consents,
+            "disclosures": self.disclosures,
         }
 
 
@@ -149,7 +152,33 @@ def build_report(
                 report.datasets[dataset_id] = tables
     if subject_id and ctx.consent is not None and not portability:
         report.consents = [_consent(c) for c in ctx.consent.current(subject_id)]
+    if subject_id and not portability:
+        report.disclosures = _disclosures(ctx, subject_id)
     return report
+
+
+def _disclosures(ctx: Context, subject_id: str) -> list[dict[str, Any]]:
+    """The recipients who actually received the person's data (``integritet.disclosure``)."""
+    from integritet.disclosure import DisclosureRow
+
+    names = {r.id: r.name for r in ctx.manifest.recipients}
+    with ctx.sessions() as s:
+        rows = s.scalars(
+            select(DisclosureRow)
+            .where(DisclosureRow.subject_id == subject_id)
+            .order_by(DisclosureRow.at, DisclosureRow.id)
+        ).all()
+    return [
+        {
+            "recipient": names.get(r.recipient, r.recipient),
+            "recipient_id": r.recipient,
+            "categories": r.categories.split(","),
+            "purpose": r.purpose,
+            "at": utc(r.at).isoformat(),
+            "legal_obligation": r.legal,
+        }
+        for r in rows
+    ]
 
 
 def _portable_rows(
@@ -255,6 +284,7 @@ LABELS: dict[str, dict[str, str]] = {
         "records": "Uppgifter",
         "datasets": "Uppgifter i våra andra system",
         "consents": "Dina samtycken",
+        "disclosures": "Vi har lämnat dina uppgifter till",
         "none": "Inga",
         "complaint": "Du har rätt att klaga hos {authority}.",
         "portability": "Uppgifter du själv har lämnat, i maskinläsbart format",
@@ -271,6 +301,7 @@ LABELS: dict[str, dict[str, str]] = {
         "records": "Data",
         "datasets": "Data in our other systems",
         "consents": "Your consents",
+        "disclosures": "We have disclosed your data to",
         "none": "None",
         "complaint": "You have the right to lodge a complaint with {authority}.",
         "portability": "Data you provided yourself, in a machine-readable format",
