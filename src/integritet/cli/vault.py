@@ -16,8 +16,8 @@ from integritet.errors import ConfigError, NotFound
 from integritet.settings import get_settings
 from integritet.vault import Vault, open_vault
 from integritet.vault.importer import BATCH, Importer, count_rows, template_columns
-from integritet.vault.keys import rotate
 from integritet.vault.open import keyring_for, vault_engine
+from integritet.vault.rotation import pending, rotate
 
 db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys.", no_args_is_help=True)
@@ -49,9 +49,23 @@ def db_upgrade(policy: PolicyOption = None) -> None:
     engine.dispose()
 
 
-@keys_app.command("rotate")
+ROTATE_HELP = (
+    "Rotate the key-encryption key (KEK) and re-wrap everything sealed under it.\n\n"
+    "Rotates the KEK in $INTEGRITET_HOME/keys.json (or INTEGRITET_KEK) and re-wraps under the "
+    "new KEK every secret the old one wrapped: all rows of vault_keys (subject data keys, "
+    "legal-hold keys, the blind-index key) and staff TOTP secrets (api_users). The old KEK "
+    "is removed only after all of them are re-wrapped; after a crash, run it again to "
+    "finish.\n\n"
+    "Does NOT rotate: the data keys themselves (records are not re-encrypted), the "
+    "blind-index key's value, requests-keys.json (the request engine's keys), "
+    "audit-signing.key or unsubscribe.key.\n\n"
+    "With INTEGRITET_KEK: set INTEGRITET_KEK=<new>,<old>, run this, then set "
+    "INTEGRITET_KEK=<new>. Restart running API and web servers afterwards."
+)
+
+
+@keys_app.command("rotate", help=ROTATE_HELP)
 def keys_rotate(policy: PolicyOption = None) -> None:
-    """Re-wrap every data key under a new key-encryption key (rerun to finish a crashed one)."""
     settings = get_settings()
     engine = vault_engine(settings, _notify)
     ring = keyring_for(settings, engine, _notify)
@@ -59,9 +73,14 @@ def keys_rotate(policy: PolicyOption = None) -> None:
         raise ConfigError(
             "INTEGRITET_KEK holds one key: set INTEGRITET_KEK=<new>,<old> and run again"
         )
-    result = rotate(engine, ring)
+    total = sum(pending(engine, ring).values()) if len(ring.keks) > 1 else None
+    columns = (TextColumn("re-wrapping"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("rotate", total=total)
+        result = rotate(engine, ring, progress=lambda n: bar.advance(task, n))
     verb = "finished the interrupted rotation" if result.resumed else "rotated"
-    out.print(f"{verb}: {result.rewrapped} keys now wrapped by {result.new_kek}")
+    detail = ", ".join(f"{name} {n}" for name, n in result.columns)
+    out.print(f"{verb}: {result.rewrapped} keys now wrapped by {result.new_kek} ({detail})")
     if ring.source == "env" and result.retired:
         out.print("remove the old key from INTEGRITET_KEK: " + ", ".join(result.retired))
     engine.dispose()

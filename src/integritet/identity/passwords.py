@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from integritet.clock import utc
 from integritet.errors import AccessDenied, IdentityError
 from integritet.identity.store import LOCKOUT, MAX_FAILED_LOGINS, IdentityStore, SignedIn
-from integritet.identity.tables import UserRow
+from integritet.identity.tables import UserRow, totp_key_id
 from integritet.manifest import Manifest
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
@@ -97,7 +97,7 @@ class Login:
     def enrol_totp(self, username: str) -> str:
         """A new TOTP secret for the user (sealed at rest); returns the otpauth:// URI."""
         secret = pyotp.random_base32()
-        sealed, kek = self.store.keyring.wrap(secret.encode(), f"totp:{username}")
+        sealed, kek = self.store.keyring.wrap(secret.encode(), totp_key_id(username))
         with self.store.tx() as s:
             row = s.get(UserRow, username)
             if row is None:
@@ -110,7 +110,8 @@ class Login:
     def totp(self, row: UserRow) -> pyotp.TOTP | None:
         if row.totp_sealed is None or row.totp_kek is None:
             return None
-        secret = self.store.keyring.unwrap(row.totp_sealed, f"totp:{row.username}", row.totp_kek)
+        sealed, kek = row.totp_sealed, row.totp_kek
+        secret = self.store.keyring.unwrap(sealed, totp_key_id(row.username), kek)
         return pyotp.TOTP(secret.decode())
 
     def password(self, username: str, password: str, code: str | None) -> tuple[str, SignedIn]:

@@ -5,7 +5,8 @@ Nothing secret is stored in plaintext:
 - passwords are argon2id hashes (argon2-cffi), checked against the manifest's
   ``security.password_policy``; with an OpenID Connect provider whose ``passwords`` is
   false no password is stored at all (V2);
-- TOTP secrets are sealed under the vault's key-encryption key (AES-256-GCM);
+- TOTP secrets are sealed under the vault's key-encryption key (AES-256-GCM) and
+  re-wrapped by ``integritet keys rotate`` (see :mod:`integritet.identity.tables`);
 - API tokens, session tokens and subject-link tokens are 256-bit random values of which
   only the SHA-256 is kept: a stolen database opens no session.
 

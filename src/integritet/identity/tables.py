@@ -1,4 +1,9 @@
-"""The identity tables. No column holds a secret in plaintext: hashes and sealed values only."""
+"""The identity tables. No column holds a secret in plaintext: hashes and sealed values only.
+
+``api_users.totp_sealed`` is wrapped directly by the vault's key-encryption key (the KEK
+id in ``totp_kek``); it is registered with :mod:`integritet.vault.rotation`, so
+``integritet keys rotate`` re-wraps it with the other secrets under the KEK.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integritet.db import Base
+from integritet.vault.rotation import SealedColumn, register
 
 
 class UserRow(Base):
@@ -24,6 +30,16 @@ class UserRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def totp_key_id(username: str) -> str:
+    """The key id (associated data) a user's TOTP secret is wrapped with."""
+    return f"totp:{username}"
+
+
+TOTP_SEALED = register(
+    SealedColumn(UserRow.__tablename__, "username", "totp_sealed", "totp_kek", totp_key_id)
+)
 
 
 class AssignmentRow(Base):
