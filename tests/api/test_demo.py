@@ -57,3 +57,18 @@ def test_access_log_filter_drops_query_strings() -> None:
     )
     assert DropQueryStrings().filter(record)
     assert record.getMessage() == '127.0.0.1 - "GET /api/v1/may-contact HTTP/1.1" 200'
+
+
+def test_demo_mailbox_writes_the_message_the_mailer_would_send(tmp_path: Path) -> None:
+    from integritet.api.demo import MailboxMailer
+
+    mailer = MailboxMailer(tmp_path / "mailbox")
+    message_id = mailer.send(
+        "anna@example.se", "Din kod", "Koden är 123456", unsubscribe_url="https://x.example/u/t"
+    )
+    (path,) = sorted((tmp_path / "mailbox").glob("*.eml"))
+    raw = path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert message_id in raw and "To: anna@example.se" in raw
+    assert "List-Unsubscribe: <https://x.example/u/t>" in raw
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw

@@ -27,9 +27,11 @@ from typing import Any
 from integritet.access import Actor
 from integritet.consent import ConsentSource, ConsentState, Evidence
 from integritet.identity import mfa_required
+from integritet.mail import Mailer
 from integritet.manifest import Manifest
 from integritet.manifest.model import Scope, StaffRole, Text
 from integritet.services import Services
+from integritet.settings import Settings
 
 FIRST = (
     "Anna Eva Maria Karin Sara Lena Emma Kerstin Ingrid Linnea Elin Ida Johanna Sofia Maja "
@@ -104,10 +106,12 @@ def demo_manifest(manifest: Manifest) -> tuple[Manifest, list[str]]:
 class MailboxMailer:
     """The demo's mailer: every message is a ``.eml`` file (0600) in ``home/mailbox``.
 
-    Demo only: codes and sign-in links can be read there without an SMTP server."""
+    Demo only: codes and sign-in links can be read there without an SMTP server. The
+    message is the one :class:`~integritet.mail.Mailer` would send, built by it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: Settings | None = None) -> None:
         self.folder = folder
+        self._builder = Mailer(settings or Settings(smtp_sender="demo@integritet.invalid"))
 
     def send(
         self,
@@ -118,17 +122,7 @@ class MailboxMailer:
         *,
         unsubscribe_url: str | None = None,
     ) -> str:
-        from email.message import EmailMessage
-        from email.utils import make_msgid
-
-        msg = EmailMessage()
-        msg["To"], msg["From"], msg["Subject"] = to, "demo@integritet.invalid", subject
-        msg["Message-ID"] = make_msgid(domain="integritet.invalid")
-        if unsubscribe_url:
-            msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        msg.set_content(text)
-        if html:
-            msg.add_alternative(html, subtype="html")
+        msg = self._builder.build(to, subject, text, html, unsubscribe_url=unsubscribe_url)
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{len(list(self.folder.glob('*.eml'))) + 1:04d}.eml"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
