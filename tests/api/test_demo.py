@@ -29,7 +29,8 @@ def test_demo_seeds_a_fresh_home_once(
     assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
     out: str = first.output  # type: ignore[attr-defined]
     assert "created demo data" in out and "50 people, 4 customers, 4 requests" in out
-    assert "http://127.0.0.1:8123/api/v1/auth/subject-link/" in out and "TOTP secret" in out
+    assert "http://127.0.0.1:8123/portal/link/" in out and "TOTP secret" in out
+    assert "http://127.0.0.1:8123/console" in out
     assert (home / "demo.json").stat().st_mode & 0o077 == 0
     again = run_cli("demo", "--seed-only")
     assert again.exit_code == 0 and "reusing demo data" in again.output  # type: ignore[attr-defined]

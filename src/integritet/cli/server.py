@@ -134,11 +134,12 @@ def _seed_and_banner(services: Any, home: Path, path: Path) -> list[str]:
         f"{data.subjects} people, {len(data.customers)} customers, {data.requests} requests"
         + (f", {len(data.machines)} machines" if data.machines else ""),
         f"  open {base}/ in a browser; API docs: {base}/api/v1/docs",
+        f"  staff console: {base}/console  (sign in below; API: POST /api/v1/auth/login)",
         f"  policy: {base}/api/v1/policy?lang=sv  register (Art. 30): {base}/api/v1/register",
-        "  sign in: POST /api/v1/auth/login {username, password, code}",
         *_user_lines(services, data),
         f"  system token ({', '.join(_token_scopes(services, data.token))}): {data.token}",
-        f"  data-subject link (15 min, single use): {base}/api/v1/auth/subject-link/{link}",
+        f"  self-service portal for a data subject (link: 15 min, single use): "
+        f"{base}/portal/link/{link}",
         f"  emails (codes, links) are written to {home / 'mailbox'}",
         "  stop with Ctrl-C",
     ]

@@ -17,6 +17,8 @@ def index(request: Request) -> HTMLResponse:
     m = state(request).manifest
     name = escape(m.controller.name)
     links = [
+        ("/portal", "Mina uppgifter / My data (portal)"),
+        ("/console", "Dataskyddskonsol / Data protection console (staff)"),
         (f"{API_PREFIX}/policy?lang=sv", "Integritetspolicy (svenska)"),
         (f"{API_PREFIX}/policy?lang=en", "Privacy policy (English)"),
         (f"{API_PREFIX}/docs", "REST API (OpenAPI)"),
