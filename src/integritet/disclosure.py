@@ -39,6 +39,7 @@ from integritet.audit.chain import DetailValue
 from integritet.clock import Clock, SystemClock, utc
 from integritet.db import Base
 from integritet.errors import AccessDenied, DisclosureRefused
+from integritet.mail import MailSender
 from integritet.manifest import Manifest
 from integritet.manifest.model import CategoryKind, Recipient, RecipientRole
 from integritet.vault import Record, Vault
@@ -53,18 +54,6 @@ NOTICE_TEXT = (
     "purpose {purpose_en}.\n\n"
     "Frågor? / Questions? {contact}\n"
 )
-
-
-class MailerPort(Protocol):
-    def send(
-        self,
-        to: str,
-        subject: str,
-        text: str,
-        html: str | None = None,
-        *,
-        unsubscribe_url: str | None = None,
-    ) -> str: ...
 
 
 class ConsentPort(Protocol):
@@ -131,7 +120,7 @@ class Disclosures:
         manifest: Manifest,
         *,
         consent: ConsentPort | None = None,
-        mailer: MailerPort | None = None,
+        mailer: MailSender | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.vault = vault
