@@ -120,3 +120,28 @@ def test_L9_reports_reach_only_those_who_chose_reports(site: Site, smtp_server: 
     assert result.sent == 1
     with pytest.raises(TelemetryError, match="not a notification category"):
         site.notifier.notify("lg-1", "newsletter", "Nyheter")
+
+
+def test_L9_alarm_email_carries_a_one_click_unsubscribe_that_stops_the_next_one(
+    site: Site, smtp_server: SMTPServer
+) -> None:
+    from integritet.consent import UnsubscribeLinks
+
+    links = UnsubscribeLinks(b"u" * 32)
+    site.notifier.unsubscribe = lambda subject, purpose, channel: links.url(
+        "https://portal.example", subject, purpose, channel
+    )
+    site.notifier.notify("lg-1", "status", "Larm: 35 °C i pannrummet")
+    to_anna = [m for m in smtp_server.messages if m["To"] == "anna@example.se"]
+    header = str(to_anna[-1]["List-Unsubscribe"])
+    assert header.startswith("<https://portal.example/unsubscribe/")
+    assert to_anna[-1]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = header.strip("<>").rsplit("/", 1)[1]
+    assert links.parse(token).subject_id == site.ids["anna"]
+    links.unsubscribe(site.consent, token, "2024.1")  # the person clicks it
+    again = site.notifier.notify("lg-1", "status", "Larm: 36 °C")
+    reasons = {(d.subject, d.channel): d.reason for d in again.deliveries}
+    assert "withdrawn" in reasons[(site.ids["anna"], "email")]
+    assert (site.ids["anna"], "sms") not in {
+        (d.subject, d.channel) for d in again.deliveries if d.status != "sent"
+    }  # withdrawing email left her SMS choice alone

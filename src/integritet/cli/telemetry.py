@@ -28,6 +28,7 @@ from integritet.cli.app import app
 from integritet.cli.common import Format, PolicyOption, err, load_policy, out, print_json
 from integritet.cli.retention import parse_when
 from integritet.clock import FixedClock, SystemClock
+from integritet.consent.wiring import unsubscribe_links
 from integritet.errors import TelemetryError
 from integritet.settings import get_settings
 from integritet.telemetry import IngestResult, Telemetry, open_telemetry
@@ -265,7 +266,16 @@ def notify(
     telemetry = _open(policy)
     vault = open_vault(settings, telemetry.manifest, telemetry.clock, engine=telemetry.engine)
     consent = open_consent(settings, telemetry.manifest, vault, telemetry.clock)
-    notifier = Notifier(telemetry, vault, consent, mailer=Mailer(settings))
+    links = unsubscribe_links(settings)
+    notifier = Notifier(
+        telemetry,
+        vault,
+        consent,
+        mailer=Mailer(settings),
+        unsubscribe=lambda subject, purpose, channel: links.url(
+            settings.base_url, subject, purpose, channel
+        ),
+    )
     result = notifier.notify(machine, kind, message)
     if fmt == Format.json:
         print_json(result.to_dict())

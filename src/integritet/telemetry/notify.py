@@ -13,7 +13,7 @@ message itself is redacted of names, phone numbers, e-mail addresses and card da
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -106,12 +106,16 @@ class Notifier:
         *,
         mailer: MailSender | None = None,
         senders: Mapping[str, Sender] | None = None,
+        unsubscribe: Callable[[str, str, str], str] | None = None,
     ) -> None:
+        """``unsubscribe(subject, consent purpose, channel)`` gives the one-click link that
+        every email carries (``List-Unsubscribe``, Art. 7(3))."""
         self.telemetry = telemetry
         self.vault = vault
         self.consent = consent
         self.mailer = mailer
         self.senders = dict(senders or {})
+        self.unsubscribe = unsubscribe
 
     def notify(self, machine: str, kind: str, message: str) -> NotifyResult:
         """Send ``message`` about ``machine`` as consent category ``kind``; see the module."""
@@ -179,7 +183,8 @@ class Notifier:
         try:
             if channel == Channel.email and self.mailer is not None:
                 title, body = email_text(self.telemetry, cp, machine, text)
-                self.mailer.send(address, title, body)
+                link = self.unsubscribe(subject, cp.id, "email") if self.unsubscribe else None
+                self.mailer.send(address, title, body, unsubscribe_url=link)
             elif channel.value in self.senders:
                 self.senders[channel.value].send(address, short_text(cp, machine, text))
             else:
