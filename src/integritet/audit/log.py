@@ -199,6 +199,10 @@ class AuditLog:
         with Session(self.engine) as session, session.begin():
             return self.append(session, event)
 
+    def write(self, session: Session | None, event: AuditEvent) -> int:
+        """``append`` inside ``session``, or ``append_now`` when there is none."""
+        return self.append_now(event) if session is None else self.append(session, event)
+
     # -- checkpoints ---------------------------------------------------------
 
     def _write_checkpoint(self, session: Session, position: int, digest: str) -> Checkpoint:

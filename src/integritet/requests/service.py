@@ -68,9 +68,7 @@ class AuditAdapter:
             subject=subject,
             detail=dict(detail or {}),
         )
-        if session is None:
-            return self.log.append_now(event)
-        return self.log.append(session, event)
+        return self.log.write(session, event)
 
 
 class Requests:

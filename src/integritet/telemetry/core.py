@@ -87,10 +87,7 @@ class Telemetry:
             customer=customer,
             detail=dict(detail or {}),
         )
-        if session is None:
-            self.audit.append_now(event)
-        else:
-            self.audit.append(session, event)
+        self.audit.write(session, event)
 
     # ------------------------------------------------------------------ registration
 

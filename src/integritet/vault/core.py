@@ -221,9 +221,7 @@ class VaultCore:
             customer=subject.customer_id if subject else None,
             detail=dict(detail or {}),
         )
-        if session is None:
-            return self.audit.append_now(event)
-        return self.audit.append(session, event)
+        return self.audit.write(session, event)
 
     def guard(
         self,
