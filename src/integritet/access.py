@@ -89,30 +89,127 @@ def check(
     ``scope_known=False`` skips the scope check (a lookup that found nobody: there is no
     subject whose relationship to the actor could be checked).
     """
+    _decide(
+        _plan(manifest, actor.kind, actor.roles, purpose, category, action),
+        actor,
+        action,
+        subject_customer,
+        machine,
+        subject,
+        scope_known,
+    )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the manifest decides of a check before looking at the subject.
+
+    ``refused``: a reason that holds for every subject (undeclared purpose or category,
+    a purpose that may not use the category). ``roles``: the actor's roles in order, each
+    with its scope and the reason it refuses whatever the subject (``None``: it would
+    allow, if its scope reaches the subject).
+    """
+
+    refused: str | None
+    roles: tuple[tuple[str, Scope, str | None], ...]
+
+
+def _plan(
+    manifest: Manifest,
+    kind: ActorKind,
+    roles: tuple[str, ...],
+    purpose: str,
+    category: str | None,
+    action: str,
+) -> _Plan:
     declared = {p.id for p in manifest.purposes}
     if purpose not in declared:
-        raise AccessDenied(f"purpose {purpose!r} is not declared in the manifest")
+        return _Plan(f"purpose {purpose!r} is not declared in the manifest", ())
     if category is not None:
         if category not in {c.id for c in manifest.categories}:
-            raise AccessDenied(f"category {category!r} is not declared in the manifest")
+            return _Plan(f"category {category!r} is not declared in the manifest", ())
         if not manifest.purpose_allows(purpose, category):
-            raise AccessDenied(f"purpose {purpose!r} may not use category {category!r}")
+            return _Plan(f"purpose {purpose!r} may not use category {category!r}", ())
+    if kind in ("system", "subject"):
+        return _Plan(None, ())
+    by_id = {r.id: r for r in manifest.roles}
+    return _Plan(
+        None,
+        tuple(
+            (by_id[r].id, by_id[r].scope, _role_refuses(by_id[r], purpose, category, action))
+            for r in roles
+            if r in by_id
+        ),
+    )
+
+
+def _decide(
+    plan: _Plan,
+    actor: Actor,
+    action: str,
+    subject_customer: str | None,
+    machine: str | None,
+    subject: str | None,
+    scope_known: bool,
+) -> None:
+    if plan.refused is not None:
+        raise AccessDenied(plan.refused)
     if actor.kind == "system":
         return
     if actor.kind == "subject":
         _check_subject_actor(actor, action, subject)
         return
     reasons: list[str] = []
-    for role in _roles(manifest, actor):
-        reason = _role_refuses(role, purpose, category, action)
+    for role_id, scope, refusal in plan.roles:
+        reason = refusal
         if reason is None and scope_known:
-            reason = _scope_refuses(role.scope, actor, subject_customer, machine, subject)
+            reason = _scope_refuses(scope, actor, subject_customer, machine, subject)
         if reason is None:
             return
-        reasons.append(f"role {role.id!r} {reason}")
+        reasons.append(f"role {role_id!r} {reason}")
     if not reasons:
         raise AccessDenied(f"{actor.label} has no role in the manifest")
     raise AccessDenied(f"{actor.label} may not {action}: " + "; ".join(reasons))
+
+
+class AccessCache:
+    """:func:`check` for one manifest, remembering what the manifest decides per (actor
+    kind, roles, purpose, category, action).
+
+    Only the subject-independent part is remembered (declared purpose and category, which
+    roles serve the purpose, cover the category and allow the action); the scope of each
+    role (``own_customer``, ``assigned``, ``self``) and subject actors are still checked
+    against the subject on every call, so the answers and refusal reasons are exactly
+    those of :func:`check`. The manifest is immutable; a new manifest needs a new cache.
+    """
+
+    def __init__(self, manifest: Manifest, size: int = 4096) -> None:
+        self.manifest = manifest
+        self._size = size
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+
+    def check(
+        self,
+        actor: Actor,
+        purpose: str,
+        category: str | None,
+        action: str,
+        *,
+        subject_customer: str | None = None,
+        machine: str | None = None,
+        subject: str | None = None,
+        scope_known: bool = True,
+    ) -> None:
+        """Exactly :func:`check` with this cache's manifest."""
+        key = (actor.kind, actor.roles, purpose, category, action)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= self._size:
+                self._plans.clear()
+            plan = self._plans[key] = _plan(
+                self.manifest, actor.kind, actor.roles, purpose, category, action
+            )
+        _decide(plan, actor, action, subject_customer, machine, subject, scope_known)
 
 
 def check_action(

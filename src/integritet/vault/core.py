@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integritet.access import Actor, check, check_action
+from integritet.access import AccessCache, Actor, check_action
 from integritet.audit import AuditEvent, AuditLog
 from integritet.audit.chain import DetailValue
 from integritet.clock import Clock, utc
@@ -160,6 +160,14 @@ class VaultCore:
         self.clock = clock
         self.ledger_path = ledger_path
         self._index_key: bytes | None = None
+        self._access = AccessCache(manifest)
+
+    @property
+    def access(self) -> AccessCache:
+        """Access decisions for the current manifest (see :class:`AccessCache`)."""
+        if self._access.manifest is not self.manifest:
+            self._access = AccessCache(self.manifest)
+        return self._access
 
     # ------------------------------------------------------------------ plumbing
 
@@ -254,8 +262,7 @@ class VaultCore:
                     subject=subject.id if subject else None,
                 )
             else:
-                check(
-                    self.manifest,
+                self.access.check(
                     actor,
                     purpose,
                     category,
@@ -595,7 +602,7 @@ class VaultCore:
             after = ids[-1]
 
 
-def own_rights(subject: SubjectRow, rights_request: str | None) -> dict[str, DetailValue]:
+def own_rights(subject: Subject, rights_request: str | None) -> dict[str, DetailValue]:
     """Audit detail of a read for the person's own request (the Art. 18(2) exemption)."""
     if rights_request is None:
         return {}

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from integritet.access import Actor, check
+from integritet.access import Actor
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
 from integritet.vault import batch, crypto
@@ -27,6 +27,7 @@ from integritet.vault.core import (
     NewRecord,
     Record,
     Subject,
+    SubjectRef,
     new_id,
     own_rights,
     shown,
@@ -82,10 +83,7 @@ class Vault(ErasureMixin):
             return []
         plans = self._plans(todo)
         with self.tx() as s:
-            keys = tx_keys(s)
-            subjects = batch.load_subjects(
-                s, self.keyring, (i.subject_id for i in todo), "dek", keys
-            )
+            subjects = self._load_subjects(s, (i.subject_id for i in todo))
             for sid in dict.fromkeys(i.subject_id for i in todo):
                 if sid not in subjects:
                     self.subject_row(s, sid)  # raises NotFound or KeyDestroyed
@@ -98,16 +96,7 @@ class Vault(ErasureMixin):
                     category=category,
                     subject=subjects[sid],
                 )
-            rows = batch.seal_rows(
-                todo,
-                plans,
-                subjects,
-                keys,
-                (self.now(), self.manifest.policy.version),
-                lambda item, plan, subject: self.record_values(
-                    s, subject, plan.spec, item.fields, item.source
-                ),
-            )
+            rows = self._seal_rows(s, todo, plans, subjects)
             s.connection().execute(insert(table(RecordRow)), rows)
             self.emit(
                 s,
@@ -123,6 +112,30 @@ class Vault(ErasureMixin):
                 },
             )
         return [str(r["id"]) for r in rows]
+
+    def _load_subjects(self, s: Session, subject_ids: Iterable[str]) -> dict[str, SubjectRef]:
+        """The batch's subjects, their wrapped DEKs unwrapped into the transaction's key
+        cache (one joined query per 500); missing subjects are absent."""
+        return batch.load_subjects(s, self.keyring, subject_ids, "dek", tx_keys(s))
+
+    def _seal_rows(
+        self,
+        s: Session,
+        todo: list[NewRecord],
+        plans: dict[str, batch.Plan],
+        subjects: dict[str, SubjectRef],
+    ) -> list[dict[str, Any]]:
+        """The sealed rows of a batch, in order (see :func:`batch.seal_rows`)."""
+        return batch.seal_rows(
+            todo,
+            plans,
+            subjects,
+            tx_keys(s),
+            (self.now(), self.manifest.policy.version),
+            lambda item, plan, subject: self.record_values(
+                s, subject, plan.spec, item.fields, item.source
+            ),
+        )
 
     def _plans(self, todo: list[NewRecord]) -> dict[str, batch.Plan]:
         """One :class:`batch.Plan` per category of the batch, once every item fits its own
@@ -201,7 +214,7 @@ class Vault(ErasureMixin):
         request may read a restricted subject (Art. 18(2); see :meth:`guard`)."""
         own = rights_request
         with self.tx() as s:
-            subject = self.subject_row(s, subject_id)
+            subject = self._read_subject(s, subject_id)
             if category is not None:
                 self._category(category)
                 self.guard(
@@ -226,11 +239,7 @@ class Vault(ErasureMixin):
                     rights_request=own,
                 )
                 cats = self._readable(actor, purpose, subject)
-            rows = s.scalars(
-                select(RecordRow)
-                .where(RecordRow.subject_id == subject_id, RecordRow.category.in_(cats))
-                .order_by(RecordRow.created_at, RecordRow.id)
-            ).all()
+            rows = s.connection().execute(_RECORDS, {"subject": subject_id, "categories": cats})
             out = self._open(s, subject, rows)
             self.emit(
                 s,
@@ -335,14 +344,29 @@ class Vault(ErasureMixin):
         if row is not None and (row.destroy_after is None or _aware(row.destroy_after) < until):
             row.destroy_after = until
 
-    def _readable(self, actor: Actor, purpose: str, subject: SubjectRow) -> list[str]:
+    def _read_subject(self, s: Session, subject_id: str) -> SubjectRef:
+        """The subject to read, with its wrapped DEK in the same query (unwrapped into the
+        transaction's key cache); raises like :meth:`subject_row` when it is missing."""
+        key_id = f"{subject_id}:dek"
+        row = s.connection().execute(_SUBJECT_WITH_DEK, {"subject": subject_id, "key": key_id})
+        found = row.first()
+        if found is None:  # raises NotFound or KeyDestroyed (or it was just inserted)
+            live = self.subject_row(s, subject_id)
+            return SubjectRef(live.id, live.customer_id, live.restricted, live.erased_at)
+        sid, customer, restricted, erased, wrapped, kek = found
+        if wrapped is not None:
+            keys = tx_keys(s)
+            if key_id not in keys:
+                keys[key_id] = self.keyring.unwrap(wrapped, key_id, kek)
+        return SubjectRef(sid, customer, bool(restricted), erased)
+
+    def _readable(self, actor: Actor, purpose: str, subject: Subject) -> list[str]:
         cats = []
         for c in self.manifest.categories:
             if subject.erased_at is not None and self._hold(c.id) is None:
                 continue
             try:
-                check(
-                    self.manifest,
+                self.access.check(
                     actor,
                     purpose,
                     c.id,
@@ -355,7 +379,8 @@ class Vault(ErasureMixin):
             cats.append(c.id)
         return cats
 
-    def _open(self, s: Session, subject: SubjectRow, rows: Any) -> list[Record]:
+    def _open(self, s: Session, subject: Subject, rows: Iterable[Any]) -> list[Record]:
+        """Decrypt the rows of :data:`_RECORDS` (one AES-GCM object per key of the subject)."""
         ciphers: dict[str, AESGCM] = {}  # one per key of the subject (DEK, hold keys)
         out = []
         for row in rows:
@@ -394,6 +419,40 @@ class Vault(ErasureMixin):
         for kind, value in wanted.items():
             if kind is not None:
                 self.set_identity(s, subject, dek, kind, value)
+
+
+# Core statements of the read path (no ORM objects): the subject with its DEK row in one
+# query, then the columns of its records that a Record needs.
+_SUBJECT_WITH_DEK = (
+    select(
+        SubjectRow.id,
+        SubjectRow.customer_id,
+        SubjectRow.restricted,
+        SubjectRow.erased_at,
+        KeyRow.wrapped,
+        KeyRow.kek_id,
+    )
+    .outerjoin(KeyRow, KeyRow.id == bindparam("key"))
+    .where(SubjectRow.id == bindparam("subject"))
+)
+_RECORDS = (
+    select(
+        RecordRow.id,
+        RecordRow.subject_id,
+        RecordRow.category,
+        RecordRow.source,
+        RecordRow.key_ref,
+        RecordRow.sealed,
+        RecordRow.created_at,
+        RecordRow.policy_version,
+        RecordRow.hold_until,
+    )
+    .where(
+        RecordRow.subject_id == bindparam("subject"),
+        RecordRow.category.in_(bindparam("categories", expanding=True)),
+    )
+    .order_by(RecordRow.created_at, RecordRow.id)
+)
 
 
 def _check_fields(spec: Category, fields: Mapping[str, Any]) -> None:
