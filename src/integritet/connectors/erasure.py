@@ -207,8 +207,9 @@ def apply(
         table = tables[name]
         key_col = table.c[keys[name]]
         try:
-            for key, values in table_plan.updates.items():
-                conn.execute(update(table).where(key_col == key).values(values))
+            for values, same in _grouped(table_plan.updates):
+                for part in chunks(same):
+                    conn.execute(update(table).where(key_col.in_(part)).values(values))
             for part in chunks(table_plan.deletes):
                 conn.execute(delete(table).where(key_col.in_(part)))
         except SQLAlchemyError as exc:
@@ -216,3 +217,16 @@ def apply(
                 f"erasure rolled back: table {name} refused the change ({type(exc).__name__}); "
                 "is another table referring to it missing from the dataset map?"
             ) from exc
+
+
+def _grouped(updates: dict[Any, dict[str, Any]]) -> list[tuple[dict[str, Any], list[Any]]]:
+    """Rows that get the same new values, together: one ``UPDATE ... WHERE key IN`` each."""
+    groups: dict[Any, tuple[dict[str, Any], list[Any]]] = {}
+    for key, values in updates.items():
+        try:
+            marker: Any = tuple(sorted(values.items()))
+            hash(marker)
+        except TypeError:  # an unhashable value: its own statement
+            marker = ("row", key)
+        groups.setdefault(marker, (values, []))[1].append(key)
+    return list(groups.values())

@@ -204,60 +204,115 @@ class SQLConnector:
         rows[key] = dict(row)
         return True
 
-    def _roots(self, conn: Connection, identities: Mapping[str, str]) -> Found:
-        found: Found = {}
+    def _roots(self, conn: Connection, people: Mapping[Any, Mapping[str, str]]) -> dict[Any, Found]:
+        """Each person's root rows: one query per table with identity columns for everyone;
+        the stored value comes back normalised by the same SQL expression the match uses, so
+        a row is given to exactly the people whose forms it matches."""
+        found: dict[Any, Found] = {person: {} for person in people}
         for spec in self.specs.values():
             table = self.shape.tables[spec.name]
-            conditions = [
-                identity.match(col.identity, table.c[name], identities[col.identity])
-                for name, col in spec.columns.items()
-                if col.identity and col.identity in identities
-            ]
-            if conditions:
-                for row in conn.execute(select(table).where(or_(*conditions))).mappings():
-                    self._add(found, spec.name, row)
+            owners: dict[str, dict[str, set[Any]]] = {}  # column -> form -> people
+            for person, identities in people.items():
+                for name, col in spec.columns.items():
+                    if col.identity and col.identity in identities:
+                        forms = identity.FORMS[col.identity](identities[col.identity])
+                        for form in forms:
+                            owners.setdefault(name, {}).setdefault(form, set()).add(person)
+            if not owners:
+                continue
+            kinds = {name: spec.columns[name].identity or "" for name in owners}
+            normal = {
+                name: identity.column_expression(kinds[name], table.c[name]).label(f"_n{i}")
+                for i, name in enumerate(owners)
+            }
+            query = select(table, *normal.values()).where(
+                or_(*(normal[name].in_(sorted(forms)) for name, forms in owners.items()))
+            )
+            columns = list(table.c.keys())
+            for row in conn.execute(query).mappings():
+                values = {c: row[c] for c in columns}
+                who: set[Any] = set()
+                for i, name in enumerate(owners):
+                    who |= owners[name].get(row[f"_n{i}"], set())
+                for person in who:
+                    self._add(found[person], spec.name, values)
         return found
 
-    def _follow(
+    def _collect(self, conn: Connection, found: Found) -> Found:
+        """Follow references from ``found`` until no new rows turn up."""
+        return self._collect_many(conn, {0: found})[0]
+
+    def _collect_many(self, conn: Connection, people: dict[Any, Found]) -> dict[Any, Found]:
+        """Follow references from each person's rows until no new rows turn up.
+
+        Each person gets exactly the rows a walk of their own would find; the lookups are
+        shared: one query per edge, direction and round for everyone (values already
+        fetched are answered from memory)."""
+        asked: dict[Any, set[tuple[Edge, str, Any]]] = {person: set() for person in people}
+        fetched: dict[tuple[Edge, str], dict[Any, list[dict[str, Any]]]] = {}
+        changed = True
+        while changed:
+            changed = False
+            for edge in self.edges:
+                for upward in (False, True):
+                    if upward and edge.follow not in ("parent", "both"):
+                        continue
+                    if not upward and edge.follow not in ("children", "both"):
+                        continue
+                    changed = (
+                        self._follow_many(conn, people, asked, fetched, edge, upward) or changed
+                    )
+        return people
+
+    def _follow_many(
         self,
         conn: Connection,
-        found: Found,
-        asked: set[tuple[Edge, str, Any]],
+        people: dict[Any, Found],
+        asked: dict[Any, set[tuple[Edge, str, Any]]],
+        fetched: dict[tuple[Edge, str], dict[Any, list[dict[str, Any]]]],
         edge: Edge,
         upward: bool,
     ) -> bool:
         source, source_col = (edge.child, edge.column) if upward else (edge.parent, edge.to)
         target, target_col = (edge.parent, edge.to) if upward else (edge.child, edge.column)
         direction = "up" if upward else "down"
-        values = {r[source_col] for r in found.get(source, {}).values()} - {None}
-        fresh = [v for v in values if (edge, direction, v) not in asked]
-        asked.update((edge, direction, v) for v in fresh)
+        cache = fetched.setdefault((edge, direction), {})
+        fresh_of: dict[Any, list[Any]] = {}
+        for person, found in people.items():
+            values = {r[source_col] for r in found.get(source, {}).values()} - {None}
+            fresh = [v for v in values if (edge, direction, v) not in asked[person]]
+            if fresh:
+                asked[person].update((edge, direction, v) for v in fresh)
+                fresh_of[person] = fresh
+        if not fresh_of:
+            return False
+        missing = sorted(
+            {v for fresh in fresh_of.values() for v in fresh if v not in cache}, key=repr
+        )
         table = self.shape.tables[target]
-        added = False
-        for part in erasure.chunks(fresh):
+        for part in erasure.chunks(missing):
+            for value in part:
+                cache[value] = []
             query = select(table).where(table.c[target_col].in_(part))
-            for row in conn.execute(query).mappings():
-                added = self._add(found, target, row) or added
+            for got in conn.execute(query).mappings():
+                cache.setdefault(got[target_col], []).append(dict(got))
+        added = False
+        for person, fresh in fresh_of.items():
+            for value in fresh:
+                for row in cache.get(value, ()):
+                    added = self._add(people[person], target, row) or added
         return added
 
-    def _collect(self, conn: Connection, found: Found) -> Found:
-        """Follow references from ``found`` until no new rows turn up."""
-        asked: set[tuple[Edge, str, Any]] = set()
-        changed = True
-        while changed:
-            changed = False
-            for edge in self.edges:
-                if edge.follow in ("children", "both"):
-                    changed = self._follow(conn, found, asked, edge, upward=False) or changed
-                if edge.follow in ("parent", "both"):
-                    changed = self._follow(conn, found, asked, edge, upward=True) or changed
-        return found
-
     def _person(self, conn: Connection, identities: Mapping[str, str]) -> Found:
-        wanted = known_identities(identities)
-        if not wanted:
-            return {}
-        return self._collect(conn, self._roots(conn, wanted))
+        return self._people(conn, {0: identities}).get(0, {})
+
+    def _people(
+        self, conn: Connection, people: Mapping[Any, Mapping[str, str]]
+    ) -> dict[Any, Found]:
+        wanted = {person: known_identities(ids) for person, ids in people.items()}
+        wanted = {person: ids for person, ids in wanted.items() if ids}
+        found = self._collect_many(conn, self._roots(conn, wanted)) if wanted else {}
+        return {person: found.get(person, {}) for person in people}
 
     # ----------------------------------------------------------------- the protocol
 
@@ -288,6 +343,32 @@ class SQLConnector:
     def erase(self, identities: Mapping[str, str]) -> ErasureReport:
         with self._begin() as conn:
             return self._erase_found(conn, self._person(conn, identities))
+
+    def erase_many(self, people: Mapping[Any, Mapping[str, str]]) -> dict[Any, ErasureReport]:
+        """:meth:`erase` for many people in one transaction: one walk for everyone (see
+        :meth:`_collect_many`), one report per person, the changes applied together."""
+        with self._begin() as conn:
+            found = self._people(conn, people)
+            reports: dict[Any, ErasureReport] = {}
+            merged: dict[str, erasure.TablePlan] = {}
+            edges = [*self.edges, *self._db_edges]
+            for person, rows in found.items():
+                report = reports[person] = ErasureReport(self.dataset.id)
+                plans = erasure.plan(self.specs, self.shape, edges, rows, report)
+                for name, table_plan in plans.items():
+                    into = merged.setdefault(name, erasure.TablePlan())
+                    seen = set(into.deletes)
+                    into.deletes.extend(k for k in table_plan.deletes if k not in seen)
+                    for key, values in table_plan.updates.items():
+                        into.updates.setdefault(key, {}).update(values)
+            for table_plan in merged.values():  # a row deleted for one person is not updated
+                gone = set(table_plan.deletes)
+                for key in [k for k in table_plan.updates if k in gone]:
+                    del table_plan.updates[key]
+            keys = {name: spec.key for name, spec in self.specs.items()}
+            sequence = erasure.order(self.specs, edges)
+            erasure.apply(conn, self.shape.tables, keys, sequence, merged)
+            return reports
 
     def rectify(self, identities: Mapping[str, str], changes: Mapping[str, Any]) -> RectifyReport:
         """Write the person's corrections (``{"category.field" or "column": value}``) to
