@@ -337,6 +337,12 @@ class ConsentLedger:
 
     # ------------------------------------------------------------------ deciding
 
+    @property
+    def cached(self) -> bool:
+        """True when decisions are remembered (``cache=True`` on a file-backed SQLite
+        database): a check is then answered from memory, or computed from the local file."""
+        return self._decisions is not None and self._decisions.enabled
+
     def may_contact(self, subject_id: str, purpose: str, channel: str) -> Decision:
         """May this subject be contacted for this consent purpose on this channel? With why."""
         if self._decisions is None:
