@@ -28,7 +28,9 @@ from sqlalchemy import select
 from integritet.clock import utc
 from integritet.manifest import Manifest
 from integritet.requests.context import Context
-from integritet.requests.people import vault_records
+from integritet.requests.lifecycle import Kind, Lifecycle
+from integritet.requests.models import RequestRow
+from integritet.requests.people import gather, vault_records
 
 
 @dataclass
@@ -124,8 +126,10 @@ def build_report(
     *,
     portability: bool = False,
     request: str | None = None,
+    held: Mapping[str, list[Any]] | None = None,
 ) -> Report:
-    """Gather the person's data from the vault, the datasets and the consent ledger."""
+    """Gather the person's data from the vault, the datasets and the consent ledger
+    (``held``: the vault records per category when the caller read them already)."""
     manifest = ctx.manifest
     report = Report(request, ctx.clock.now(), portability)
     report.controller = {
@@ -134,7 +138,8 @@ def build_report(
         "supervisory_authority": manifest.controller.supervisory_authority,
     }
     portable = portable_categories(manifest)
-    held = vault_records(ctx, subject_id, request) if subject_id else {}
+    if held is None:
+        held = vault_records(ctx, subject_id, request) if subject_id else {}
     for category_id, records in held.items():
         if portability and category_id not in portable:
             continue
@@ -155,6 +160,20 @@ def build_report(
     if subject_id and not portability:
         report.disclosures = _disclosures(ctx, subject_id)
     return report
+
+
+def report_for(ctx: Context, lc: Lifecycle, row: RequestRow) -> Report:
+    """The access (or portability) report of a request: one vault read (identities and
+    records, one audit event), then the datasets, consents and disclosures."""
+    identities, held = gather(ctx, lc, row)
+    return build_report(
+        ctx,
+        row.subject_id,
+        identities,
+        portability=row.kind == Kind.portability.value,
+        request=row.id,
+        held=held,
+    )
 
 
 def _disclosures(ctx: Context, subject_id: str) -> list[dict[str, Any]]:

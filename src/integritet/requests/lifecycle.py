@@ -198,7 +198,9 @@ class Lifecycle:
         payload: Mapping[str, Any] | None = None,
         actor: str = "system:requests",
         request_id: str | None = None,
+        session: Session | None = None,
     ) -> str:
+        """Store a ``received`` request (in ``session``'s transaction when given)."""
         now = self.ctx.clock.now()
         row = RequestRow(
             id=request_id or new_request_id(),
@@ -217,10 +219,15 @@ class Lifecycle:
         self.seal_value(row, "contact_sealed", contact)
         if payload:
             self.seal_value(row, "payload_sealed", json.dumps(payload, sort_keys=True))
-        with self.ctx.sessions() as session, session.begin():
+        if session is not None:
             session.add(row)
             session.flush()
             self._history(session, row, None, Status.received, actor)
+            return row.id
+        with self.ctx.sessions() as own, own.begin():
+            own.add(row)
+            own.flush()
+            self._history(own, row, None, Status.received, actor)
         return row.id
 
     # ------------------------------------------------------------ moving

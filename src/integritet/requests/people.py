@@ -11,10 +11,63 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from integritet.errors import KeyDestroyed, NotFound
 from integritet.requests.context import Context
 from integritet.requests.lifecycle import Lifecycle
 from integritet.requests.models import RequestRow
+from integritet.vault import Vault, bulk
+
+
+def real_vault(ctx: Context) -> Vault | None:
+    """The vault when it is integritet's own (bulk reads); None for a stand-in."""
+    return ctx.vault if isinstance(ctx.vault, Vault) else None
+
+
+def read_held(
+    ctx: Context,
+    subject_id: str,
+    request: str | None,
+    *,
+    records: bool = True,
+    session: Session | None = None,
+) -> bulk.Held:
+    """The subject's identities and records (``records=False``: only which categories),
+    read in one transaction with one audit event (:mod:`integritet.vault.bulk`); raises
+    NotFound / KeyDestroyed for an unknown or erased subject."""
+    vault = real_vault(ctx)
+    if vault is None:
+        identities = ctx.vault.identities(
+            ctx.system, ctx.any_purpose, subject_id, rights_request=request
+        )
+        return bulk.Held(identities, vault_records(ctx, subject_id, request))
+    if session is not None:
+        return bulk.read_subject(
+            vault, session, ctx.system, subject_id, ctx.purpose_for,
+            rights_request=request, records=records,
+        )  # fmt: skip
+    with ctx.sessions() as own, own.begin():
+        return bulk.read_subject(
+            vault, own, ctx.system, subject_id, ctx.purpose_for,
+            rights_request=request, records=records,
+        )  # fmt: skip
+
+
+def gather(
+    ctx: Context, lc: Lifecycle, row: RequestRow
+) -> tuple[dict[str, str], dict[str, list[Any]]]:
+    """(identities, records per category) for a request: the identity it was made with and
+    what the vault holds, in one vault read."""
+    found = dict(given_identity(lc, row))
+    if not row.subject_id:
+        return found, {}
+    try:
+        held = read_held(ctx, row.subject_id, row.id)
+    except (NotFound, KeyDestroyed):
+        return found, {}
+    found.update(held.identities)
+    return found, held.records
 
 
 def vault_records(
@@ -25,6 +78,9 @@ def vault_records(
     With ``request`` (the id of the person's own request) the vault lets the engine read a
     restricted subject too (Art. 18(2)) and records that exemption in the audit event.
     """
+    vault = real_vault(ctx)
+    if vault is not None:
+        return read_held(ctx, subject_id, request).records
     held: dict[str, list[Any]] = {}
     for category in ctx.manifest.categories:
         records = ctx.vault.records(
@@ -71,11 +127,13 @@ def snapshot(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
                 "identity_kinds": sorted(known["identities"]),
                 "categories": known["categories"],
             }
-        identities = live_identities(ctx, lc, row)
+        identities = dict(given_identity(lc, row))
         categories: list[str] = []
         if row.subject_id:
             try:
-                categories = sorted(vault_records(ctx, row.subject_id, row.id))
+                held = read_held(ctx, row.subject_id, row.id, records=False, session=session)
+                identities.update(held.identities)
+                categories = held.categories
             except (NotFound, KeyDestroyed):
                 categories = []
         value = json.dumps({"identities": identities, "categories": categories}, sort_keys=True)

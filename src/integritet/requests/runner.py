@@ -15,16 +15,17 @@ sealed identities and contact address are wiped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 
 from integritet.errors import RequestError
 from integritet.requests import access, erase, notices, object, propagate, rectify, restrict
 from integritet.requests.context import Context
 from integritet.requests.lifecycle import Kind, Lifecycle, Status
 from integritet.requests.models import RequestRow, StepRow
-from integritet.requests.people import live_identities, snapshot
+from integritet.requests.people import snapshot
+from integritet.requests.propagate import OUTSTANDING
 from integritet.vault import faults
 
 Handler = Callable[[Context, Lifecycle, str], dict[str, Any]]
@@ -48,14 +49,7 @@ def plan(ctx: Context, kind: Kind) -> list[str]:
 def _collect(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
     with ctx.sessions() as session:
         row = lc.load(session, request_id)
-    report = access.build_report(
-        ctx,
-        row.subject_id,
-        live_identities(ctx, lc, row),
-        portability=row.kind == Kind.portability.value,
-        request=request_id,
-    )
-    return {"counts": report.counts()}
+    return {"counts": access.report_for(ctx, lc, row).counts()}
 
 
 def _recipients(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
@@ -127,8 +121,7 @@ class Runner:
 
     def process(self, request_id: str) -> Status:
         """Move one request on as far as it can go now; returns its status."""
-        self._start(request_id)
-        status = self.lc.get(request_id).status
+        status = self._start(request_id)
         if status == Status.in_progress:
             self._run_steps(request_id)
             if not self._outstanding(request_id):
@@ -138,13 +131,14 @@ class Runner:
             return self._complete(request_id)
         return status
 
-    def _start(self, request_id: str) -> None:
+    def _start(self, request_id: str) -> Status:
+        """Plan a verified (or confirmed) request; returns its status."""
         with self.ctx.sessions() as session, session.begin():
             row = self.lc.load(session, request_id, lock=True)
             if row.status not in (Status.verified.value, Status.confirmed.value):
                 if row.status == Status.received.value:
                     raise RequestError(f"request {request_id} is not verified yet")
-                return
+                return Status(row.status)
             if not self._ready(row):
                 raise RequestError(
                     f"erasure request {request_id} is not confirmed with the person yet "
@@ -156,6 +150,7 @@ class Runner:
                     StepRow(request_id=request_id, seq=seq, name=name, status="pending", attempts=0)
                 )
         self.fault("planned")
+        return Status.in_progress
 
     def steps(self, request_id: str) -> list[StepRow]:
         with self.ctx.sessions() as session:
@@ -174,17 +169,30 @@ class Runner:
             self.fault(f"after:{step.name}")
 
     def _mark(self, step_id: int, status: str, result: dict[str, Any] | None = None) -> None:
+        """One UPDATE in its own transaction: ``running`` (attempts + 1) or ``done``."""
+        self._mark_many([step_id], status, {step_id: result})
+
+    def _mark_many(
+        self, step_ids: list[int], status: str, results: dict[int, dict[str, Any] | None]
+    ) -> None:
+        if not step_ids:
+            return
         now = self.ctx.clock.now()
         with self.ctx.sessions() as session, session.begin():
-            step = session.get(StepRow, step_id, with_for_update=True)
-            assert step is not None
-            step.status = status
             if status == "running":
-                step.attempts += 1
-                step.started_at = now
-            else:
-                step.finished_at = now
-                step.result = result
+                session.execute(
+                    update(StepRow)
+                    .where(StepRow.id.in_(step_ids))
+                    .values(status=status, attempts=StepRow.attempts + 1, started_at=now)
+                )
+                return
+            table = cast(Table, StepRow.__table__)
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("step"))
+                .values(status=status, finished_at=now, result=bindparam("outcome")),
+                [{"step": sid, "outcome": results.get(sid)} for sid in step_ids],
+            )
 
     def _wait_for_recipients(self, request_id: str) -> Status:
         with self.ctx.sessions() as session, session.begin():
@@ -195,7 +203,10 @@ class Runner:
         return Status.waiting_for_recipients
 
     def _outstanding(self, request_id: str) -> int:
-        if self.ctx.outbox is not None:
+        waiting = [t for t in propagate.tasks(self.ctx, request_id) if t.status in OUTSTANDING]
+        if not waiting:
+            return 0
+        if self.ctx.outbox is not None and any(t.method == "webhook" for t in waiting):
             self.ctx.outbox.deliver_due()
         return propagate.poll(self.ctx, request_id)
 

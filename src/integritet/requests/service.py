@@ -37,6 +37,7 @@ from integritet.requests.keys import RequestKeys
 from integritet.requests.lifecycle import Kind, Lifecycle, RequestView, Status, new_request_id
 from integritet.requests.models import HistoryRow, RecipientTaskRow, StepRow
 from integritet.requests.object import Suppressions
+from integritet.requests.people import read_held, real_vault
 from integritet.requests.ports import Detail, MailerPort, OutboxPort, VaultPort
 from integritet.requests.runner import FaultHook, Runner
 from integritet.requests.verify import Codes
@@ -120,6 +121,21 @@ class Requests:
         value: str | None
         subject_id: str | None
         request_id = new_request_id()
+        if subject is not None and real_vault(ctx) is not None:
+            # the identities are read and the request stored in one transaction
+            with ctx.sessions() as session, session.begin():
+                held = read_held(ctx, subject, request_id, records=False, session=session)
+                return self.lifecycle.create(
+                    kind,
+                    identity_kind="subject",
+                    identity_value=None,
+                    subject_id=subject,
+                    contact=held.identities.get("email"),
+                    payload=payload,
+                    actor=actor,
+                    request_id=request_id,
+                    session=session,
+                )
         if subject is not None:
             known = ctx.vault.identities(
                 ctx.system, ctx.any_purpose, subject, rights_request=request_id
@@ -283,15 +299,7 @@ class Requests:
             raise RequestError(f"request {request_id} is {row.kind}, not access or portability")
         if row.status in (Status.received.value, Status.rejected.value):
             raise RequestError(f"request {request_id} is {row.status}; no data is released")
-        from integritet.requests.people import live_identities
-
-        return access.build_report(
-            self.ctx,
-            row.subject_id,
-            live_identities(self.ctx, self.lifecycle, row),
-            portability=row.kind == Kind.portability.value,
-            request=request_id,
-        )
+        return access.report_for(self.ctx, self.lifecycle, row)
 
     def receipt(self, request_id: str) -> dict[str, Any]:
         return erase.receipt(self.ctx, request_id)
