@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import signal
 import statistics
@@ -203,13 +204,13 @@ def configure_fides(client: httpx.Client, pg_url: str, schema: str) -> None:
     ok(client.patch(f"/dsr/policy/{ACCESS}/rule", json=[rule]))
     target = {"name": "user", "key": f"{ACCESS}_user", "data_category": "user"}
     ok(client.patch(f"/dsr/policy/{ACCESS}/rule/{ACCESS}_rule/target", json=[target]))
-    rule = {
+    erasure_rule: dict[str, Any] = {
         "name": "erase contact data",
         "key": f"{ERASURE}_rule",
         "action_type": "erasure",
         "masking_strategy": {"strategy": "null_rewrite", "configuration": {}},
     }
-    ok(client.patch(f"/dsr/policy/{ERASURE}/rule", json=[rule]))
+    ok(client.patch(f"/dsr/policy/{ERASURE}/rule", json=[erasure_rule]))
     targets = [
         {"name": c, "key": f"{ERASURE}_{c.replace('.', '_')}", "data_category": c}
         for c in ERASE_TARGETS
@@ -255,17 +256,14 @@ def fides_request(client: httpx.Client, policy: str, email: str) -> str:
     raise RuntimeError(f"Fides request {rid} ({policy}) not complete after 300 s")
 
 
-def access_package_rows(workdir: Path) -> int:
-    """Rows in the access packages Fides wrote to its local storage (fides_uploads)."""
-    import json
-
-    rows = 0
-    for path in workdir.rglob("*.json"):
-        data = json.loads(path.read_text())
-        for value in data.values() if isinstance(data, dict) else []:
-            rows += len(value) if isinstance(value, list) else 0
-        break
-    return rows
+def access_package(workdir: Path) -> dict[str, int]:
+    """Rows per collection in the first access package Fides wrote to its local storage
+    (``fides_uploads`` in the server's working directory)."""
+    files = sorted((workdir / "fides_uploads").glob("*"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise RuntimeError(f"Fides wrote no access package under {workdir / 'fides_uploads'}")
+    data = json.loads(files[0].read_text())
+    return {key.split(":")[-1]: len(rows) for key, rows in data.items() if isinstance(rows, list)}
 
 
 def measure_fides(
@@ -389,7 +387,8 @@ def main() -> None:
                 [dsr.email(i) for i in access[:n_f]],
                 [dsr.email(i) for i in erase_f],
             )
-            rows = access_package_rows(workdir) if server else -1
+            package = access_package(workdir) if server else {}
+            assert not server or package.get("contacts") == 1, f"access package: {package}"
             check = create_engine(crm_url)
             with check.connect() as conn:
                 left = conn.execute(
@@ -410,10 +409,12 @@ def main() -> None:
                 dsr.restore_people(crm_url, erase_i + erase_f)
             else:
                 dsr.drop_schema(crm_schema)
-    report(people, ours, fides, rows)
+    report(people, ours, fides, package)
 
 
-def report(people: int, ours: dict[str, Any], fides: dict[str, Any], rows: int) -> None:
+def report(
+    people: int, ours: dict[str, Any], fides: dict[str, Any], package: dict[str, int]
+) -> None:
     print(
         f"PostgreSQL, {people:,} people in 13 tables, one request at a time; "
         f"integritet {ours['access_n']} + {ours['erase_n']}, "
@@ -431,8 +432,8 @@ def report(people: int, ours: dict[str, Any], fides: dict[str, Any], rows: int) 
         " Fides' rate"
     )
     print(
-        f"Fides checks: first access package holds {rows} rows; every erased person's "
-        "contacts.email is NULL"
+        f"Fides checks: first access package, rows per collection {package or '(not read)'} "
+        f"({sum(package.values())} rows); every erased person's contacts.email is NULL"
     )
     print(
         f"webhook calls received by integritet's receiver {ours['webhook_calls']} "
