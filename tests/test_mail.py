@@ -3,6 +3,7 @@ from __future__ import annotations
 import email
 import email.policy
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -18,11 +19,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from integritet.clock import FixedClock
-from integritet.errors import ConnectorError
+from integritet.consent.links import PreferenceLinks, signing_key
+from integritet.errors import ConnectorError, ConsentError
 from integritet.mail import ONE_CLICK, Mailer
 from integritet.settings import Settings
 
 ADDRESS = "åsa.lindqvist@exempel.se"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings() reads INTEGRITET_HOME: the link key file goes to a temporary home."""
+    monkeypatch.setenv("INTEGRITET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("INTEGRITET_PRIVACY_CONTACT", raising=False)
+    monkeypatch.delenv("INTEGRITET_BASE_URL", raising=False)
+    return tmp_path / "home"
 
 
 @contextmanager
@@ -64,7 +75,7 @@ def test_sends_utf8_text_and_html_with_message_id(smtp_server: Any) -> None:
     assert msg["Subject"] == "Din kod / Your code: 123 456, åäö"
     assert msg["To"] == "kund@exempel.se" and msg["From"] == "integritet@localhost"
     assert msg["Date"] == "Thu, 15 Jan 2026 09:00:00 +0000"
-    assert msg["List-Unsubscribe"] is None
+    assert str(msg["List-Unsubscribe"]).startswith("<http://127.0.0.1:8000/portal/preferences/")
     plain = msg.get_body(preferencelist=("plain",))
     html = msg.get_body(preferencelist=("html",))
     assert plain is not None and "Din kod är 123 456." in plain.get_content()
@@ -78,6 +89,50 @@ def test_unsubscribe_headers_for_one_click(smtp_server: Any) -> None:
     (msg,) = smtp_server.messages
     assert msg["List-Unsubscribe"] == f"<{url}>"
     assert msg["List-Unsubscribe-Post"] == ONE_CLICK
+
+
+def test_mail_without_a_consent_links_to_the_preferences_page(smtp_server: Any, home: Path) -> None:
+    """Service and legal mail: the recipient's preferences page (sealed address) and
+    mailto the privacy contact; no one-click POST, the page wants a confirming click."""
+    settings = Settings(base_url="https://integritet.example.se/")
+    Mailer(settings, privacy_contact="dpo@exempel.se").send(ADDRESS, "Din kod", "123 456")
+    Mailer(settings).send("kund@exempel.se", "Påminnelse", "Text")
+    first, second = smtp_server.messages
+    header = str(first["List-Unsubscribe"])
+    found = re.fullmatch(
+        r"<https://integritet\.example\.se/portal/preferences/(v1\.[\w-]+)>, "
+        r"<mailto:dpo@exempel\.se\?subject=Avregistrering%20/%20Unsubscribe>",
+        header,
+    )
+    assert found is not None, header
+    assert first["List-Unsubscribe-Post"] is None
+    assert "sa.lindqvist" not in header and "exempel" not in found.group(1)
+    links = PreferenceLinks(signing_key(home))
+    assert links.parse(found.group(1)) == ADDRESS
+    assert (home / "unsubscribe.key").stat().st_mode & 0o777 == 0o600
+    # without a privacy contact: the link only; each message its own link
+    only = str(second["List-Unsubscribe"])
+    assert re.fullmatch(r"<https://[^>]+/portal/preferences/v1\.[\w-]+>", only), only
+    assert links.parse(only[1:-1].rsplit("/", 1)[1]) == "kund@exempel.se"
+
+
+def test_preference_tokens_refuse_changes_and_other_keys(home: Path) -> None:
+    links = PreferenceLinks(signing_key(home))
+    token = links.token("kund@exempel.se")
+    assert links.parse(token) == "kund@exempel.se"
+    assert links.token("kund@exempel.se") != token  # a fresh nonce per email
+    middle = len(token) // 2
+    changed = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    for bad in (changed, "v2" + token[2:], token[:-6], "v1.", "v1.!!!!", "", "x" * 2000):
+        with pytest.raises(ConsentError):
+            links.parse(bad)
+    with pytest.raises(ConsentError):
+        PreferenceLinks(b"k" * 32).parse(token)
+
+
+def test_a_privacy_contact_with_a_line_break_is_refused() -> None:
+    with pytest.raises(ConnectorError):
+        Mailer(Settings(), privacy_contact="dpo@exempel.se\r\nBcc: x@y.se")
 
 
 def test_non_ascii_recipient_uses_smtputf8(smtp_server: Any) -> None:

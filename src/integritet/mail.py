@@ -5,8 +5,20 @@ a UTF-8 MIME message (plain text, plus an HTML alternative when given) with a
 ``Message-ID`` and ``Date``, and delivers it with :mod:`smtplib` to
 ``INTEGRITET_SMTP_HOST``/``PORT``: implicit TLS when ``INTEGRITET_SMTP_TLS`` is set,
 ``STARTTLS`` when ``INTEGRITET_SMTP_STARTTLS`` is set, ``LOGIN`` when a user is set.
-With an unsubscribe URL it adds ``List-Unsubscribe`` and the RFC 8058 one-click
-``List-Unsubscribe-Post`` header. It returns the message id.
+It returns the message id.
+
+Every message carries ``List-Unsubscribe`` (RFC 2369):
+
+- with ``unsubscribe_url`` (mail sent on a consent, e.g. alarms and newsletters): that
+  signed one-click link, plus ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+  (RFC 8058), because a bare POST to it withdraws that one consent;
+- otherwise (service and legal mail: codes, request notices, retention warnings,
+  policy-change notices, processor requests): a sealed link to the portal's
+  communication-preferences page for the recipient's address
+  (:class:`integritet.consent.links.PreferenceLinks`, key ``unsubscribe.key`` in
+  ``INTEGRITET_HOME``, address ``INTEGRITET_BASE_URL``), where the person sees and
+  withdraws every consent without signing in, and ``mailto:`` the privacy contact when one
+  is known. No ``List-Unsubscribe-Post`` there: that page needs a confirming click.
 
 Every failure becomes a :class:`~integritet.errors.ConnectorError` naming the server
 and the kind of failure, never the recipient's address (server replies often echo it,
@@ -19,11 +31,15 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+from urllib.parse import quote
 
 from integritet.clock import Clock, SystemClock
 from integritet.errors import ConnectorError
 from integritet.settings import Settings
+
+if TYPE_CHECKING:
+    from integritet.consent.links import PreferenceLinks
 
 __all__ = ["ONE_CLICK", "Mailer"]
 
@@ -63,11 +79,30 @@ class Mailer:
         timeout: float = DEFAULT_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         clock: Clock | None = None,
+        privacy_contact: str | None = None,
     ) -> None:
         self.settings = settings
         self.timeout = timeout
         self.ssl_context = ssl_context
         self.clock: Clock = clock or SystemClock()
+        contact = privacy_contact or settings.privacy_contact
+        if contact is not None and (_has_line_break(contact) or "@" not in contact):
+            raise ConnectorError("the privacy contact is not an email address")
+        self.privacy_contact = contact
+        self._preferences: PreferenceLinks | None = None
+
+    def default_unsubscribe(self, address: str) -> str:
+        """``List-Unsubscribe`` for mail without a consent of its own: the recipient's
+        preferences page (sealed link, no sign-in) and ``mailto:`` the privacy contact."""
+        if self._preferences is None:
+            from integritet.consent.links import PreferenceLinks, signing_key
+
+            self._preferences = PreferenceLinks(signing_key(self.settings.home))
+        parts = [f"<{self._preferences.url(self.settings.base_url, address)}>"]
+        if self.privacy_contact:
+            subject = quote("Avregistrering / Unsubscribe")
+            parts.append(f"<mailto:{quote(self.privacy_contact, safe='@')}?subject={subject}>")
+        return ", ".join(parts)
 
     @property
     def server(self) -> str:
@@ -102,6 +137,8 @@ class Mailer:
                 raise ConnectorError("cannot send mail: the unsubscribe URL is not http(s)")
             msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
             msg["List-Unsubscribe-Post"] = ONE_CLICK
+        else:
+            msg["List-Unsubscribe"] = self.default_unsubscribe(address)
         msg.set_content(text, charset="utf-8")
         if html is not None:
             msg.add_alternative(html, subtype="html", charset="utf-8")

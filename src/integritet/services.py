@@ -42,14 +42,26 @@ from integritet.vault import Vault, open_vault
 from integritet.vault import crypto as vault_crypto
 
 
-def default_mailer(settings: Settings) -> Any:
-    """``integritet.mail.Mailer(settings)`` when the mail module is installed, else None."""
+def privacy_contact(manifest: Manifest) -> str:
+    """Where people write about their data: the DPO's email, else the controller's."""
+    dpo = manifest.controller.dpo
+    return dpo.email if dpo is not None and dpo.email else manifest.controller.email
+
+
+def default_mailer(settings: Settings, manifest: Manifest | None = None) -> Any:
+    """``integritet.mail.Mailer(settings)`` when the mail module is installed, else None.
+
+    With the manifest, every email's ``List-Unsubscribe`` also offers ``mailto:`` the
+    privacy contact (unless ``INTEGRITET_PRIVACY_CONTACT`` names another)."""
     try:
         module = importlib.import_module("integritet.mail")
     except ImportError:
         return None
     factory = getattr(module, "Mailer", None)
-    return factory(settings) if factory is not None else None
+    if factory is None:
+        return None
+    contact = settings.privacy_contact or (privacy_contact(manifest) if manifest else None)
+    return factory(settings, privacy_contact=contact)
 
 
 def evidence_sealer(vault: Vault) -> Any:
@@ -93,7 +105,7 @@ class Services:
     ) -> Services:
         """Open (and on first use create) the database, keys and every engine."""
         clock = clock or SystemClock()
-        mailer = mailer if mailer is not None else default_mailer(settings)
+        mailer = mailer if mailer is not None else default_mailer(settings, manifest)
         vault = open_vault(settings, manifest, clock, notify=notify)
         try:
             if not inspect(vault.engine).has_table("api_users"):

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     - ``policy``: the manifest every command uses unless ``--policy`` is given.
     - ``kek``: the key-encryption key (base64, 32 bytes) instead of the key file.
     - ``smtp_*``: the mail server used for codes, notices and processor emails.
+    - ``privacy_contact``: an address for ``mailto:`` in every email's ``List-Unsubscribe``
+      (default: the manifest controller's DPO or contact email where the manifest is known).
     """
 
     model_config = SettingsConfigDict(env_prefix="INTEGRITET_", extra="ignore")
@@ -32,6 +34,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = "integritet@localhost"
     base_url: str = "http://127.0.0.1:8000"
+    privacy_contact: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,8 +1,17 @@
-"""Signed one-click unsubscribe links (Art. 7(3): withdrawing as easy as giving)."""
+"""Signed one-click unsubscribe links (Art. 7(3): withdrawing as easy as giving), and sealed
+links to the communication-preferences page that every other email carries."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from integritet.consent.ledger import ConsentLedger, ConsentSource, ConsentState, Evidence
 from integritet.errors import ConsentError
@@ -71,3 +80,66 @@ class UnsubscribeLinks:
             Evidence(ConsentSource.unsubscribe, policy_version),
         )
         return target.purpose
+
+
+UNSUBSCRIBE_KEY = "unsubscribe.key"
+PREFERENCES_PATH = "/portal/preferences/"
+
+
+def signing_key(home: Path) -> bytes:
+    """The link-signing key in ``home/unsubscribe.key``, created (0600) on first use."""
+    path = home / UNSUBSCRIBE_KEY
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.hex())
+    return key
+
+
+class PreferenceLinks:
+    """Links to the communication-preferences page for one email address, without sign-in.
+
+    Service and legal mail (codes, request notices, retention warnings, policy changes,
+    processor requests) has no consent to withdraw, so its ``List-Unsubscribe`` points here:
+    a page where the person who received the email sees and withdraws every consent given
+    for that address. The token is the address sealed with AES-256-GCM under a key derived
+    from the unsubscribe signing key (``v1.<base64url(nonce | ciphertext | tag)>``): the
+    link reveals nothing to whoever sees it in a log, and any change to it is refused.
+    """
+
+    VERSION = "v1"
+    _AAD = b"integritet|preferences-link|v1"
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ConsentError("the link signing key must be at least 32 bytes")
+        mac = hmac.HMAC(key, hashes.SHA256())
+        mac.update(b"integritet|preferences-link-key|v1")
+        self._aead = AESGCM(mac.finalize())
+
+    def token(self, address: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(nonce, address.strip().lower().encode(), self._AAD)
+        return f"{self.VERSION}.{urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
+
+    def url(self, base_url: str, address: str) -> str:
+        return f"{base_url.rstrip('/')}{PREFERENCES_PATH}{self.token(address)}"
+
+    def parse(self, token: str) -> str:
+        """The address; :class:`ConsentError` for a forged, changed or broken token."""
+        version, _, body = token.partition(".")
+        if version != self.VERSION or not body or len(body) > 1024:
+            raise ConsentError("this link is not valid")
+        try:
+            raw = urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            if len(raw) < 12 + 16:
+                raise ValueError
+            return self._aead.decrypt(raw[:12], raw[12:], self._AAD).decode()
+        except (ValueError, InvalidTag, UnicodeDecodeError):
+            raise ConsentError("this link is not valid") from None

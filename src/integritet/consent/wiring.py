@@ -6,16 +6,17 @@ nor the request engine (which imports the ledger).
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
-
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from integritet.clock import Clock
 from integritet.consent.ledger import ConsentLedger, ConsentState
-from integritet.consent.links import UnsubscribeLinks
+from integritet.consent.links import (
+    UNSUBSCRIBE_KEY,
+    PreferenceLinks,
+    UnsubscribeLinks,
+    signing_key,
+)
 from integritet.consent.publish import Affected
 from integritet.db import upgrade
 from integritet.manifest import Manifest
@@ -23,7 +24,13 @@ from integritet.settings import Settings
 from integritet.vault import Vault
 from integritet.vault.tables import RecordRow
 
-UNSUBSCRIBE_KEY = "unsubscribe.key"
+__all__ = [
+    "UNSUBSCRIBE_KEY",
+    "affected_subjects",
+    "open_consent",
+    "preference_links",
+    "unsubscribe_links",
+]
 
 
 def open_consent(
@@ -49,18 +56,12 @@ def open_consent(
 
 def unsubscribe_links(settings: Settings) -> UnsubscribeLinks:
     """The signer for one-click unsubscribe links; its key file is created (0600) on first use."""
-    return UnsubscribeLinks(_key_file(settings.home / UNSUBSCRIBE_KEY))
+    return UnsubscribeLinks(signing_key(settings.home))
 
 
-def _key_file(path: Path) -> bytes:
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex())
-    return key
+def preference_links(settings: Settings) -> PreferenceLinks:
+    """Links to the communication-preferences page (same key file as unsubscribe links)."""
+    return PreferenceLinks(signing_key(settings.home))
 
 
 def affected_subjects(vault: Vault, ledger: ConsentLedger) -> Affected:

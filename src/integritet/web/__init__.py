@@ -19,6 +19,7 @@ from integritet.web.console_audit import router as audit_router
 from integritet.web.console_more import router as more_router
 from integritet.web.console_oidc import router as oidc_router
 from integritet.web.portal import router as portal_router
+from integritet.web.preferences import router as preferences_router
 from integritet.web.session import WebRoute
 
 STATIC = files("integritet.web") / "static"
@@ -38,6 +39,7 @@ def static(name: str, request: Request) -> Response:
 
 
 router.include_router(portal_router)
+router.include_router(preferences_router)
 router.include_router(console_router)
 router.include_router(more_router)
 router.include_router(audit_router)

@@ -160,6 +160,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "When you save, we record your choice with the time, policy version, the text you saw, and IP address and browser (encrypted).",
     ),
     "consents.save": ("Spara mina val", "Save my choices"),
+    # communication preferences (the List-Unsubscribe link of every email)
+    "prefs.title": ("Dina utskick", "Your messages"),
+    "prefs.intro": (
+        "Här ser du vad {controller} får kontakta dig om och kan säga nej till allt på en gång, utan att logga in.",
+        "Here you see what {controller} may contact you about and can say no to all of it at once, without signing in.",
+    ),
+    "prefs.purpose": ("Utskick", "Messages"),
+    "prefs.channel": ("Kanal", "Channel"),
+    "prefs.state": ("Läge", "State"),
+    "prefs.withdraw_all": (
+        "Återkalla alla samtycken och stoppa all marknadsföring",
+        "Withdraw every consent and stop all marketing",
+    ),
+    "prefs.service_mail": (
+        "Meddelanden som vi måste skicka (koder, svar på dina begäranden, ändringar i integritetspolicyn) kommer fortfarande.",
+        "Messages we must send (codes, answers to your requests, changes to the privacy policy) still arrive.",
+    ),
+    "prefs.unknown": (
+        "Vi har inga samtycken registrerade för den här adressen.",
+        "We have no consents registered for this address.",
+    ),
+    "prefs.done": ("Klart: {count} samtycken återkallade.", "Done: {count} consents withdrawn."),
+    "prefs.more": (
+        "Vill du se, ändra eller radera dina uppgifter?",
+        "Want to see, correct or erase your data?",
+    ),
     "channel.email": ("e-post", "email"),
     "channel.sms": ("sms", "text message"),
     "channel.phone": ("telefon", "phone"),
