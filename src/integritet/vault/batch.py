@@ -69,34 +69,35 @@ def load_subjects(
     session: Session,
     keyring: KeyRing,
     subject_ids: Iterable[str],
-    key_ref: str,
+    key_ref: str | None,
     cache: dict[str, bytes],
 ) -> dict[str, SubjectRef]:
     """Subjects by id with their ``key_ref`` key, one joined query per 500 ids.
 
     Unwrapped keys go into ``cache`` (the transaction's key cache, :func:`tx_keys`) under
     ``"<subject>:<key_ref>"``. Subjects that do not exist are simply absent.
+    ``key_ref=None`` loads the subjects alone (the benchmark's plaintext baseline).
     """
     ids = list(dict.fromkeys(subject_ids))
     suffix = f":{key_ref}"
-    query = select(
-        SubjectRow.id,
-        SubjectRow.customer_id,
-        SubjectRow.restricted,
-        SubjectRow.erased_at,
-        KeyRow.wrapped,
-        KeyRow.kek_id,
-    ).outerjoin(KeyRow, KeyRow.id == SubjectRow.id + suffix)
+    subject = (SubjectRow.id, SubjectRow.customer_id, SubjectRow.restricted, SubjectRow.erased_at)
+    query = (
+        select(*subject)
+        if key_ref is None
+        else select(*subject, KeyRow.wrapped, KeyRow.kek_id).outerjoin(
+            KeyRow, KeyRow.id == SubjectRow.id + suffix
+        )
+    )
     found: dict[str, SubjectRef] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        for sid, customer, restricted, erased, wrapped, kek in session.connection().execute(
+        for sid, customer, restricted, erased, *key in session.connection().execute(
             query.where(SubjectRow.id.in_(chunk))
         ):
             found[sid] = SubjectRef(sid, customer, bool(restricted), erased)
             key_id = sid + suffix
-            if wrapped is not None and key_id not in cache:
-                cache[key_id] = keyring.unwrap(wrapped, key_id, kek)
+            if key and key[0] is not None and key_id not in cache:
+                cache[key_id] = keyring.unwrap(key[0], key_id, key[1])
     return found
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -462,23 +462,18 @@ class VaultCore:
         """The subject with this identity (blind-index lookup), or None."""
         _check_identities({kind: value})
         digest = self.digest(kind, value)
-        with self.tx() as s:
-            sid = s.scalar(
-                select(IdentityRow.subject_id).where(
-                    IdentityRow.kind == kind, IdentityRow.digest == digest
-                )
+        with self.tx() as s:  # lookup, check and audit event in one transaction
+            found = s.connection().execute(_FIND, {"kind": kind, "digest": digest}).first()
+            subject = SubjectRef(found[0], found[1], bool(found[2]), found[3]) if found else None
+            self.guard(
+                actor,
+                "vault.find",
+                "read",
+                purpose=purpose,
+                subject=subject,
+                storage_only=True,
+                scope_known=subject is not None,
             )
-            subject = s.get(SubjectRow, sid) if sid else None
-        self.guard(
-            actor,
-            "vault.find",
-            "read",
-            purpose=purpose,
-            subject=subject,
-            storage_only=True,
-            scope_known=subject is not None,
-        )
-        with self.tx() as s:
             self.emit(
                 s,
                 actor,
@@ -600,6 +595,14 @@ class VaultCore:
                 return
             yield ids
             after = ids[-1]
+
+
+# find_subject: the subject behind a blind-index digest, as plain values (Core, no ORM)
+_FIND = (
+    select(SubjectRow.id, SubjectRow.customer_id, SubjectRow.restricted, SubjectRow.erased_at)
+    .join(IdentityRow, IdentityRow.subject_id == SubjectRow.id)
+    .where(IdentityRow.kind == bindparam("kind"), IdentityRow.digest == bindparam("digest"))
+)
 
 
 def own_rights(subject: Subject, rights_request: str | None) -> dict[str, DetailValue]:
