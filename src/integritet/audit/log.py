@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
-from integritet.audit import parallel
+from integritet.audit import parallel, sqlverify
 from integritet.audit.chain import (
     GENESIS,
     AuditEntry,
@@ -285,6 +285,7 @@ class AuditLog:
         batch: int = 50_000,
         workers: int | None = None,
         progress: Callable[[int], None] | None = None,
+        sql: bool | None = None,
     ) -> VerifyResult:
         """Walk the whole chain and every signed checkpoint; name the first bad position.
 
@@ -292,7 +293,10 @@ class AuditLog:
         the attacker also deleted the checkpoints in the database. ``progress`` is called
         with the number of rows checked in each batch. On SQLite the chain is checked in
         ranges of ``batch`` rows by ``workers`` processes (default: two from 200,000 rows
-        on, when the machine has two cores); see :mod:`integritet.audit.parallel`.
+        on, when the machine has two cores); see :mod:`integritet.audit.parallel`. With
+        ``sql`` (default: when ``sqlean.py`` is importable) SQLite checks each range itself
+        (:mod:`integritet.audit.sqlverify`); ``sql=False`` walks every row in Python. At
+        the first range in doubt the Python walker takes over, so the answer is the same.
         """
         signed = self.checkpoints()
         if checkpoint is not None and (exported := Checkpoint.read(checkpoint)) not in signed:
@@ -310,7 +314,7 @@ class AuditLog:
         try:
             start, prev, done = 1, GENESIS, False
             if self.engine.dialect.name == "sqlite":
-                start, prev, done = _parallel_verify(raw, expected, workers, batch, progress)
+                start, prev, done = _fast_verify(raw, expected, workers, batch, progress, sql)
             walker = ChainWalker(expected, start, prev)
             if not done:  # the walker, from the first range the fast check doubted
                 for rows in _stream(raw, batch, start):
@@ -368,32 +372,48 @@ _SELECT_ROWS = (
 PARALLEL_FROM = 200_000  # rows from which verify uses worker processes by default
 
 
-def _parallel_verify(
+def _fast_verify(
     raw: Any,
     signed: dict[int, str],
     workers: int | None,
     size: int,
     progress: Callable[[int], None] | None,
+    sql: bool | None,
 ) -> tuple[int, str, bool]:
-    """Ranges in worker processes on SQLite: (position, hash before it, whether all held).
+    """Ranges on SQLite: (position, hash before it, whether all held).
 
-    When not all held, the walker resumes in-process at the returned position with that
-    hash; also when the log is too small, in memory, or not forkable here (position 1).
+    In worker processes from ``PARALLEL_FROM`` rows, checked in SQL when ``sql`` (or
+    sqlean.py is there); in this process in SQL otherwise. When not all held, the walker
+    resumes in-process at the returned position with that hash; also when the log is in
+    memory, rows lie outside 1..N, or neither fast path applies here (position 1).
     """
     driver = raw.driver_connection
     count, low, top = driver.execute(
         "SELECT count(*), min(position), max(position) FROM audit_events"
     ).fetchone()
+    if sql is None:
+        sql = sqlverify.available()
     if workers is None:
         workers = 2 if count >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
     path = parallel.database_path(driver)
-    if workers < 2 or path is None or count <= size or not parallel.can_fork():
+    if path is None or low != 1 or top != count:  # the walker says which row is wrong
         return 1, GENESIS, False
-    if low != 1 or top != count:  # rows missing or outside 1..N: the walker says which
+    if workers >= 2 and count > size and parallel.can_fork():
+        results = parallel.check_ranges(path, top, signed, workers=workers, size=size, sql=sql)
+        with closing(results):
+            return parallel.first_bad(results, progress)
+    if not sql:
         return 1, GENESIS, False
-    results = parallel.check_ranges(path, top, signed, workers=workers, size=size)
-    with closing(results):
-        return parallel.first_bad(results, progress)
+    try:
+        conn = sqlverify.connect(path)
+    except sqlverify.Unavailable:
+        return 1, GENESIS, False
+    try:
+        spans = parallel.ranges(top, size)
+        checked = (sqlverify.check_range(conn, a, b, signed) for a, b in spans)
+        return parallel.first_bad(checked, progress)
+    finally:
+        conn.close()
 
 
 def _stream(raw: Any, batch: int, start: int = 1) -> Iterator[list[tuple[Any, ...]]]:

@@ -12,6 +12,10 @@ Whether a range is intact is all a worker answers. At the first bad range or sea
 parent resumes the walker in-process from that range's start, with the chain state a
 single pass would have there, so the position and reason reported are the single pass's
 own: the workers change how soon verify answers, never what it answers.
+
+With ``sql=True`` each worker checks its ranges inside SQLite instead
+(:mod:`integritet.audit.sqlverify`), falling back to the walker if that connection
+cannot be opened; a range reports the same three things either way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from integritet.audit.chain import GENESIS, ChainWalker
 
@@ -31,7 +36,8 @@ RANGE_SQL = (
 )
 _FETCH = 10_000  # rows per fetchmany inside a range
 
-_connection: sqlite3.Connection | None = None  # a worker process's own connection
+_connection: Any = None  # a worker process's own connection
+_check: Callable[[Any, int, int, Mapping[int, str]], RangeResult] | None = None  # its checker
 
 
 @dataclass(frozen=True)
@@ -67,16 +73,24 @@ def check_range(
     return RangeResult(start, end, True, first_link, walker.prev)
 
 
-def _open_worker(path: str) -> None:
-    global _connection
-    _connection = sqlite3.connect(path, check_same_thread=False)
+def _open_worker(path: str, sql: bool = False) -> None:
+    global _connection, _check
+    if sql:
+        from integritet.audit import sqlverify  # it imports this module
+
+        try:
+            _connection, _check = sqlverify.connect(path), sqlverify.check_range
+            return
+        except sqlverify.Unavailable:  # e.g. no -shm, read-only directory: walk in Python
+            pass
+    _connection, _check = sqlite3.connect(path, check_same_thread=False), check_range
     _connection.execute("PRAGMA query_only = ON")
 
 
 def _worker_range(start: int, end: int, signed: Mapping[int, str]) -> RangeResult:
-    if _connection is None:
+    if _connection is None or _check is None:
         raise RuntimeError("verify worker has no connection")
-    return check_range(_connection, start, end, signed)
+    return _check(_connection, start, end, signed)
 
 
 def ranges(total: int, size: int) -> list[tuple[int, int]]:
@@ -89,7 +103,13 @@ def can_fork() -> bool:
 
 
 def check_ranges(
-    path: str, total: int, signed: Mapping[int, str], *, workers: int, size: int
+    path: str,
+    total: int,
+    signed: Mapping[int, str],
+    *,
+    workers: int,
+    size: int,
+    sql: bool = False,
 ) -> Generator[RangeResult, None, None]:
     """Results for the ranges of ``1..total`` in position order, from ``workers`` processes.
 
@@ -101,7 +121,7 @@ def check_ranges(
         workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_open_worker,
-        initargs=(path,),
+        initargs=(path, sql),
     )
     try:
         starts, ends = zip(*spans, strict=True)
