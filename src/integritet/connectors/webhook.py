@@ -29,6 +29,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -64,6 +65,7 @@ class WebhookOutbox:
         lease: timedelta = timedelta(minutes=5),
         timeout: float = 10.0,
         batch: int = 100,
+        concurrency: int = 8,
         rng: random.Random | None = None,
         client: httpx.Client | None = None,
     ) -> None:
@@ -78,6 +80,7 @@ class WebhookOutbox:
         self.lease = lease
         self.timeout = timeout
         self.batch = batch
+        self.concurrency = concurrency  # sends in flight at once (threads) per deliver_due
         self._rng = rng or random.Random()
         self._shared = client  # the caller's client (custom TLS, proxies); never closed here
         self._client: httpx.Client | None = None
@@ -155,6 +158,68 @@ class WebhookOutbox:
         self._known[recipient_id] = secret
         return delivery_id
 
+    def enqueue_many(self, items: list[tuple[str, str, str, Mapping[str, Any], str]]) -> list[str]:
+        """:meth:`enqueue` for many ``(recipient_id, url, secret, payload, idempotency_key)``
+        in one transaction; keys already queued return their existing ids."""
+        keys = [item[4] for item in items]
+        with self._sessions() as session:
+            known = dict(
+                session.execute(
+                    select(DeliveryRow.idempotency_key, DeliveryRow.id).where(
+                        DeliveryRow.idempotency_key.in_(keys)
+                    )
+                ).tuples().all()
+            )
+        now = self.clock.now()
+        rows: list[DeliveryRow] = []
+        ids: list[str] = []
+        for recipient_id, url, secret, payload, key in items:
+            if not secret:
+                raise ConfigError(f"no webhook secret for recipient {recipient_id}")
+            if key in known:
+                ids.append(known[key])
+                continue
+            body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+            delivery_id = uuid.uuid4().hex
+            known[key] = delivery_id
+            rows.append(
+                DeliveryRow(
+                    id=delivery_id,
+                    recipient_id=recipient_id,
+                    url=url,
+                    idempotency_key=key,
+                    signature=signing.sign(secret, body),
+                    body=signing.seal(secret, delivery_id, body),
+                    status=Status.pending,
+                    attempts=0,
+                    created_at=now,
+                    next_attempt_at=now,
+                    deadline_at=now + self.give_up_after,
+                )
+            )
+            ids.append(delivery_id)
+            self._known[recipient_id] = secret
+        if rows:
+            try:
+                with self._sessions() as session, session.begin():
+                    session.add_all(rows)
+            except IntegrityError:  # another worker queued some key first: one by one
+                return [self.enqueue(*item) for item in items]
+        return ids
+
+    def confirmed_among(self, refs: list[str]) -> list[str]:
+        """The delivery ids among ``refs`` that are confirmed (one query)."""
+        if not refs:
+            return []
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(DeliveryRow.id).where(
+                        DeliveryRow.id.in_(refs), DeliveryRow.status == Status.confirmed
+                    )
+                )
+            )
+
     # ----------------------------------------------------------------- delivery
 
     def deliver_due(self, client: httpx.Client | None = None) -> int:
@@ -168,7 +233,74 @@ class WebhookOutbox:
             if self._client is None:  # one pooled client per outbox; close() frees it
                 self._client = httpx.Client(timeout=self.timeout)
             client = self._client
-        return sum(self._attempt(client, row) for row in claimed)
+        if len(claimed) == 1 or self.concurrency <= 1:
+            return sum(self._attempt(client, row) for row in claimed)
+        http = client
+        with ThreadPoolExecutor(min(self.concurrency, len(claimed))) as pool:
+            sent = list(pool.map(lambda row: self._post(http, row), claimed))
+        done = [row.id for row, response in sent if _done(row, response)]
+        self._finish_many(done)
+        reached = len(done)
+        for row, response in sent:
+            if row.id not in done:
+                reached += self._settle(row, response)
+        return reached
+
+    def _post(
+        self, http: httpx.Client, row: DeliveryRow
+    ) -> tuple[DeliveryRow, httpx.Response | Exception]:
+        """One send or poll, no bookkeeping (run concurrently by :meth:`deliver_due`)."""
+        headers = {
+            signing.TIMESTAMP_HEADER: self.clock.now().isoformat(),
+            signing.IDEMPOTENCY_HEADER: row.idempotency_key,
+        }
+        try:
+            secret = self._secret(row.recipient_id)
+            if row.status == Status.polling and row.status_url:
+                headers[signing.SIGNATURE_HEADER] = signing.sign(secret, b"")
+                return row, http.get(row.status_url, headers=headers)
+            body = signing.unseal(secret, row.id, row.body or b"")
+            headers[signing.SIGNATURE_HEADER] = row.signature or signing.sign(secret, body)
+            headers["Content-Type"] = "application/json"
+            return row, http.post(row.url, content=body, headers=headers)
+        except (ConfigError, ConnectorError, httpx.HTTPError) as exc:
+            return row, exc
+
+    def _settle(self, row: DeliveryRow, outcome: httpx.Response | Exception) -> bool:
+        """The bookkeeping of one attempt, as :meth:`_attempt` does it."""
+        if isinstance(outcome, ConfigError | ConnectorError):
+            self._retry(row.id, row.attempts, outcome.message[:200], None)
+            return False
+        if isinstance(outcome, Exception):
+            self._retry(row.id, row.attempts, f"no answer ({type(outcome).__name__})", None)
+            return False
+        if row.status == Status.polling and row.status_url:
+            return self._after_poll(row, outcome)
+        return self._after_send(row, outcome)
+
+    def _finish_many(self, delivery_ids: list[str]) -> None:
+        """:meth:`_finish` (confirmed) for many deliveries in one transaction."""
+        if not delivery_ids:
+            return
+        now = self.clock.now()
+        with self._sessions() as session, session.begin():
+            session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(delivery_ids), DeliveryRow.delivered_at.is_(None))
+                .values(delivered_at=now)
+            )
+            session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(delivery_ids))
+                .values(
+                    status=Status.confirmed,
+                    confirmed_at=now,
+                    body=None,
+                    signature=None,
+                    next_attempt_at=None,
+                    last_error=None,
+                )
+            )
 
     def close(self) -> None:
         """Close the HTTP client the outbox opened (the database stays)."""
@@ -364,6 +496,13 @@ class WebhookOutbox:
             if recipient_id is not None:
                 query = query.where(DeliveryRow.recipient_id == recipient_id)
             return [Delivery.of(row) for row in session.scalars(query)]
+
+
+def _done(row: DeliveryRow, outcome: httpx.Response | Exception) -> bool:
+    """A send answered 200/201/204: confirmed without further bookkeeping."""
+    if isinstance(outcome, Exception) or (row.status == Status.polling and row.status_url):
+        return False
+    return outcome.status_code in (200, 201, 204)
 
 
 def _status_url(response: httpx.Response) -> str | None:

@@ -29,7 +29,7 @@ from integritet.errors import NotFound
 from integritet.requests.context import Context
 from integritet.requests.keys import verify_signature
 from integritet.requests.lifecycle import Lifecycle
-from integritet.requests.models import ReceiptRow, StepRow
+from integritet.requests.models import ReceiptRow, RequestRow, StepRow
 from integritet.requests.people import snapshot_of
 
 
@@ -63,7 +63,11 @@ def erase_vault(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]:
             ctx.vault.lift_restriction(ctx.system, row.subject_id)
     except NotFound:
         pass
-    result = ctx.vault.erase(ctx.system, ctx.any_purpose, row.subject_id)
+    return vault_result(ctx.vault.erase(ctx.system, ctx.any_purpose, row.subject_id))
+
+
+def vault_result(result: Any) -> dict[str, Any]:
+    """The ``vault`` step's result from the vault's ErasureResult."""
     return {
         "erased": list(result.erased_categories),
         "kept": [
@@ -86,6 +90,10 @@ def _receipt_body(ctx: Context, request_id: str) -> dict[str, Any]:
             s.name: s.result or {}
             for s in session.scalars(select(StepRow).where(StepRow.request_id == request_id))
         }
+    return _body_of(ctx, request_id, steps)
+
+
+def _body_of(ctx: Context, request_id: str, steps: dict[str, Any]) -> dict[str, Any]:
     vault = steps.get("vault", {})
     holds = {h.id: h for h in ctx.manifest.legal_holds}
     kept = [
@@ -137,6 +145,62 @@ def sign_receipt(ctx: Context, lc: Lifecycle, request_id: str) -> dict[str, Any]
                 detail={"request": request_id},
             )
     return {"signed": True, "public_key": existing.public_key}
+
+
+def sign_receipts(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
+    """:func:`sign_receipt` for many requests in one transaction (steps read at once)."""
+    out: dict[str, Any] = {}
+    with ctx.sessions() as session, session.begin():
+        rows = {
+            r.id: r
+            for r in session.scalars(
+                select(RequestRow)
+                .where(RequestRow.id.in_(request_ids))
+                .order_by(RequestRow.id)
+                .with_for_update()
+            )
+        }
+        existing = {
+            r.request_id: r
+            for r in session.scalars(
+                select(ReceiptRow).where(ReceiptRow.request_id.in_(request_ids))
+            )
+        }
+        steps: dict[str, dict[str, Any]] = {rid: {} for rid in request_ids}
+        for s in session.scalars(select(StepRow).where(StepRow.request_id.in_(request_ids))):
+            steps[s.request_id][s.name] = s.result or {}
+        made = []
+        for rid in request_ids:
+            if rid not in rows:
+                raise NotFound(f"no request with id {rid!r}")
+            stored = existing.get(rid)
+            if stored is None:
+                body = json.dumps(
+                    _body_of(ctx, rid, steps[rid]),
+                    sort_keys=True,
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+                stored = ReceiptRow(
+                    request_id=rid,
+                    body=body,
+                    signature=ctx.keys.sign(body.encode()),
+                    public_key=ctx.keys.public_key,
+                    created_at=ctx.clock.now(),
+                )
+                made.append(stored)
+            out[rid] = {"signed": True, "public_key": stored.public_key}
+        session.add_all(made)
+        for stored in made:
+            ctx.audit.record(
+                session,
+                actor="system:requests",
+                action="request.receipt",
+                outcome="done",
+                subject=rows[stored.request_id].subject_id,
+                detail={"request": stored.request_id},
+            )
+    return out
 
 
 def receipt(ctx: Context, request_id: str) -> dict[str, Any]:

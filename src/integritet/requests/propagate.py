@@ -142,17 +142,181 @@ def _dispatch(
         )
 
 
-def _webhook(ctx: Context, recipient: Recipient, payload: dict[str, Any], key: str) -> str:
-    if ctx.outbox is None:
-        raise ConfigError("no webhook outbox is configured for telling recipients")
+def _secret(ctx: Context, recipient: Recipient) -> str:
     env = recipient.erasure.secret_env
     secret = (ctx.secrets.get(env) or os.environ.get(env)) if env else None
     if not secret:
         raise ConfigError(
             f"recipient {recipient.id!r} needs its webhook secret in ${env or '<secret_env>'}"
         )
+    return secret
+
+
+def _webhook(ctx: Context, recipient: Recipient, payload: dict[str, Any], key: str) -> str:
+    if ctx.outbox is None:
+        raise ConfigError("no webhook outbox is configured for telling recipients")
+    secret = _secret(ctx, recipient)
     assert recipient.erasure.url is not None
     return ctx.outbox.enqueue(recipient.id, recipient.erasure.url, secret, payload, key)
+
+
+def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
+    """:func:`tell` (without changes) for many requests: the tasks created in one
+    transaction, the webhooks queued together (``enqueue_many`` when the outbox has it), the
+    tasks marked ``sent`` with one ``request.recipient_told`` audit event each in one more."""
+    with ctx.sessions() as session, session.begin():
+        rows = {
+            r.id: r
+            for r in session.scalars(select(RequestRow).where(RequestRow.id.in_(request_ids)))
+        }
+        have = set(
+            session.execute(
+                select(RecipientTaskRow.request_id, RecipientTaskRow.recipient_id).where(
+                    RecipientTaskRow.request_id.in_(request_ids)
+                )
+            ).tuples().all()
+        )
+        snaps = {rid: snapshot_of(lc, row) for rid, row in rows.items()}
+        for rid, row in rows.items():
+            for recipient in recipients_for(ctx, row.kind, snaps[rid][1]):
+                if (rid, recipient.id) not in have:
+                    session.add(
+                        RecipientTaskRow(
+                            request_id=rid,
+                            recipient_id=recipient.id,
+                            method=_method(recipient),
+                            status="pending",
+                            idempotency_key=idempotency_key(rid, recipient.id),
+                            updated_at=ctx.clock.now(),
+                        )
+                    )
+    with ctx.sessions() as session:
+        every = list(
+            session.scalars(
+                select(RecipientTaskRow)
+                .where(RecipientTaskRow.request_id.in_(request_ids))
+                .order_by(RecipientTaskRow.request_id, RecipientTaskRow.recipient_id)
+            )
+        )
+    pending = [t for t in every if t.status == "pending"]
+    delivery: dict[int, str | None] = {}
+    hooks: list[tuple[RecipientTaskRow, Recipient, dict[str, Any]]] = []
+    for task in pending:
+        row = rows[task.request_id]
+        identities, categories = snaps[task.request_id]
+        recipient = ctx.manifest.recipient(task.recipient_id)
+        payload = _payload(row, recipient, identities, categories, None)
+        if task.method == "webhook":
+            hooks.append((task, recipient, payload))
+        elif task.method == "email":
+            delivery[task.id] = _email(ctx, recipient, payload)
+        else:
+            delivery[task.id] = None
+    many = getattr(ctx.outbox, "enqueue_many", None)
+    if hooks and many is not None:
+        items = [
+            (r.id, r.erasure.url, _secret(ctx, r), payload, t.idempotency_key)
+            for t, r, payload in hooks
+        ]
+        for (task, _, _), delivery_id in zip(hooks, many(items), strict=True):
+            delivery[task.id] = delivery_id
+    else:
+        for task, recipient, payload in hooks:
+            delivery[task.id] = _webhook(ctx, recipient, payload, task.idempotency_key)
+    if pending:
+        with ctx.sessions() as session, session.begin():
+            stored = {
+                t.id: t
+                for t in session.scalars(
+                    select(RecipientTaskRow)
+                    .where(RecipientTaskRow.id.in_([t.id for t in pending]))
+                    .order_by(RecipientTaskRow.id)
+                    .with_for_update()
+                )
+            }
+            for task in pending:
+                row = rows[task.request_id]
+                mine = stored[task.id]
+                mine.status = "sent"
+                mine.delivery_id = delivery[task.id]
+                mine.updated_at = ctx.clock.now()
+                ctx.audit.record(
+                    session,
+                    actor="system:requests",
+                    action="request.recipient_told",
+                    outcome="done",
+                    subject=row.subject_id,
+                    detail={
+                        "request": row.id,
+                        "recipient": task.recipient_id,
+                        "method": task.method,
+                    },
+                )
+    told: dict[str, dict[str, str]] = {rid: {} for rid in request_ids}
+    for task in every:
+        told[task.request_id][task.recipient_id] = task.method
+    return {rid: {"recipients": told[rid]} for rid in request_ids}
+
+
+def poll_many(ctx: Context, request_ids: list[str]) -> dict[str, int]:
+    """:func:`poll` for many requests: tasks read at once, the outbox asked once
+    (``confirmed_among`` when it has it), the confirmed settled in one transaction."""
+    with ctx.sessions() as session:
+        every = list(
+            session.scalars(
+                select(RecipientTaskRow)
+                .where(RecipientTaskRow.request_id.in_(request_ids))
+                .order_by(RecipientTaskRow.request_id, RecipientTaskRow.recipient_id)
+            )
+        )
+    waiting = [t for t in every if t.status in OUTSTANDING]
+    outstanding = {rid: 0 for rid in request_ids}
+    hooks = [t for t in waiting if t.method == "webhook" and t.delivery_id]
+    confirmed: set[str] = set()
+    if hooks and ctx.outbox is not None:
+        among = getattr(ctx.outbox, "confirmed_among", None)
+        ids = [t.delivery_id for t in hooks if t.delivery_id]
+        if among is not None:
+            confirmed = set(among(ids))
+        else:
+            confirmed = {d for d in ids if ctx.outbox.is_confirmed(d)}
+    done = [t for t in waiting if t.delivery_id in confirmed and t.method == "webhook"]
+    for task in waiting:
+        if task not in done:
+            outstanding[task.request_id] += 1
+    if done:
+        with ctx.sessions() as session, session.begin():
+            subjects = dict(
+                session.execute(
+                    select(RequestRow.id, RequestRow.subject_id).where(
+                        RequestRow.id.in_({t.request_id for t in done})
+                    )
+                ).tuples().all()
+            )
+            stored = {
+                t.id: t
+                for t in session.scalars(
+                    select(RecipientTaskRow)
+                    .where(RecipientTaskRow.id.in_([t.id for t in done]))
+                    .order_by(RecipientTaskRow.id)
+                    .with_for_update()
+                )
+            }
+            for task in done:
+                mine = stored[task.id]
+                if mine.status not in OUTSTANDING:
+                    continue
+                mine.status = "confirmed"
+                mine.updated_at = ctx.clock.now()
+                ctx.audit.record(
+                    session,
+                    actor="system:outbox",
+                    action="request.recipient_confirmed",
+                    outcome="done",
+                    subject=subjects.get(task.request_id),
+                    detail={"request": task.request_id, "recipient": task.recipient_id},
+                )
+    return outstanding
 
 
 def _email(ctx: Context, recipient: Recipient, payload: dict[str, Any]) -> str:

@@ -15,15 +15,25 @@ sealed identities and contact address are wiped.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
 from integritet.errors import RequestError
-from integritet.requests import access, erase, notices, object, propagate, rectify, restrict
+from integritet.requests import (
+    access,
+    batch,
+    erase,
+    notices,
+    object,
+    propagate,
+    rectify,
+    restrict,
+)
 from integritet.requests.context import Context
 from integritet.requests.lifecycle import Kind, Lifecycle, Status
-from integritet.requests.models import RequestRow, StepRow
+from integritet.requests.models import RecipientTaskRow, RequestRow, StepRow
 from integritet.requests.people import snapshot
 from integritet.requests.propagate import OUTSTANDING
 from integritet.vault import faults
@@ -130,6 +140,149 @@ class Runner:
         if status == Status.waiting_for_recipients and not self._outstanding(request_id):
             return self._complete(request_id)
         return status
+
+    def process_many(
+        self, request_ids: list[str], *, batch: int = 50, workers: int = 1
+    ) -> dict[str, Status]:
+        """Move many requests on: erasures ``batch`` at a time, each step for the whole
+        batch (:mod:`integritet.requests.batch`); other kinds one by one. ``workers``
+        threads take batches concurrently. Returns each request's status."""
+        ids = list(dict.fromkeys(request_ids))
+        parts = [ids[i : i + max(1, batch)] for i in range(0, len(ids), max(1, batch))]
+        out: dict[str, Status] = {}
+        if workers <= 1 or len(parts) <= 1:
+            for part in parts:
+                out.update(self._process_batch(part))
+            return out
+        with ThreadPoolExecutor(workers) as pool:
+            for done in pool.map(self._process_batch, parts):
+                out.update(done)
+        return out
+
+    def _process_batch(self, request_ids: list[str]) -> dict[str, Status]:
+        statuses, kinds = self._start_many(request_ids)
+        erasures = [
+            rid
+            for rid in request_ids
+            if statuses.get(rid) == Status.in_progress and kinds.get(rid) == Kind.erasure.value
+        ]
+        out: dict[str, Status] = {}
+        for rid in request_ids:
+            if rid not in erasures:
+                out[rid] = self.process(rid)
+        if not erasures:
+            return out
+        try:
+            self._run_steps_many(erasures)
+        except Exception:  # one request's failure must not hold up the others
+            for rid in erasures:
+                out[rid] = self.process(rid)
+            return out
+        left = self._outstanding_many(erasures)
+        finished = [rid for rid in erasures if left[rid] == 0]
+        out.update(self._complete_many(finished))
+        for rid in erasures:
+            if rid not in finished:
+                out[rid] = self._wait_for_recipients(rid)
+        return out
+
+    def _start_many(self, request_ids: list[str]) -> tuple[dict[str, Status], dict[str, str]]:
+        """Plan every verified (or confirmed, where needed) request in one transaction."""
+        statuses: dict[str, Status] = {}
+        kinds: dict[str, str] = {}
+        planned = False
+        with self.ctx.sessions() as session, session.begin():
+            rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
+            for row in rows.values():
+                kinds[row.id] = row.kind
+                statuses[row.id] = Status(row.status)
+                if row.status not in (Status.verified.value, Status.confirmed.value):
+                    continue
+                if not self._ready(row):
+                    continue  # process() says why
+                self.lc.transition(session, row, Status.in_progress, "system:requests")
+                for seq, name in enumerate(plan(self.ctx, Kind(row.kind))):
+                    session.add(
+                        StepRow(request_id=row.id, seq=seq, name=name, status="pending", attempts=0)
+                    )
+                statuses[row.id] = Status.in_progress
+                planned = True
+        if planned:
+            self.fault("planned")
+        return statuses, kinds
+
+    def _run_steps_many(self, request_ids: list[str]) -> None:
+        with self.ctx.sessions() as session:
+            steps = list(
+                session.scalars(
+                    select(StepRow)
+                    .where(StepRow.request_id.in_(request_ids))
+                    .order_by(StepRow.request_id, StepRow.seq)
+                )
+            )
+        names: list[str] = []
+        for step in steps:
+            if step.name not in names:
+                names.append(step.name)
+        for name in names:
+            todo = {s.request_id: s.id for s in steps if s.name == name and s.status != "done"}
+            if not todo:
+                continue
+            self._mark_many(list(todo.values()), "running", {})
+            self.fault(f"before:{name}")
+            results = batch.handler(name, _handler)(self.ctx, self.lc, list(todo))
+            self.fault(f"ran:{name}")
+            self._mark_many(
+                list(todo.values()), "done", {todo[rid]: results.get(rid) for rid in todo}
+            )
+            self.fault(f"after:{name}")
+
+    def _outstanding_many(self, request_ids: list[str]) -> dict[str, int]:
+        with self.ctx.sessions() as session:
+            waiting = list(
+                session.scalars(
+                    select(RecipientTaskRow).where(
+                        RecipientTaskRow.request_id.in_(request_ids),
+                        RecipientTaskRow.status.in_(OUTSTANDING),
+                    )
+                )
+            )
+        if not waiting:
+            return {rid: 0 for rid in request_ids}
+        if self.ctx.outbox is not None and any(t.method == "webhook" for t in waiting):
+            limit = getattr(self.ctx.outbox, "batch", 0)
+            while self.ctx.outbox.deliver_due() >= limit > 0:
+                pass  # a full batch was claimed: more may be due
+        return propagate.poll_many(self.ctx, request_ids)
+
+    def _complete_many(self, request_ids: list[str]) -> dict[str, Status]:
+        """Tell each person, then complete the batch in one transaction (as :meth:`_complete`)."""
+        if not request_ids:
+            return {}
+        with self.ctx.sessions() as session:
+            rows = batch.load_rows(self.ctx, self.lc, request_ids, session)
+            results: dict[str, dict[str, Any]] = {rid: {} for rid in request_ids}
+            for s in session.scalars(select(StepRow).where(StepRow.request_id.in_(request_ids))):
+                results[s.request_id][s.name] = s.result
+            todo = [row for row in rows.values() if row.status != Status.completed.value]
+            for row in todo:
+                contact = self.lc.open_value(row, "contact_sealed")
+                summary = _summary(row.kind, results[row.id])
+                notices.send(
+                    self.ctx, contact, "completed", request=row.id, kind=row.kind, **summary
+                )
+        if todo:
+            self.fault("told")
+        with self.ctx.sessions() as session, session.begin():
+            rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
+            for row in rows.values():
+                if row.status == Status.completed.value:
+                    continue
+                if row.kind == Kind.erasure.value:
+                    for column in ("contact_sealed", "identities_sealed", "payload_sealed"):
+                        setattr(row, column, None)
+                self.lc.transition(session, row, Status.completed, "system:requests")
+        return {rid: Status.completed for rid in request_ids}
 
     def _start(self, request_id: str) -> Status:
         """Plan a verified (or confirmed) request; returns its status."""

@@ -263,6 +263,13 @@ class Requests:
     def process(self, request_id: str) -> Status:
         return self.runner.process(request_id)
 
+    def process_many(
+        self, request_ids: list[str], *, batch: int = 50, workers: int = 1
+    ) -> dict[str, Status]:
+        """Process these requests, erasures ``batch`` at a time on ``workers`` threads
+        (see :mod:`integritet.requests.batch`); returns each request's status."""
+        return self.runner.process_many(request_ids, batch=batch, workers=workers)
+
     def process_all(
         self, progress: Callable[[str, Status], None] | None = None
     ) -> dict[str, Status]:
