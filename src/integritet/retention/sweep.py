@@ -19,18 +19,33 @@ subject remains (keys are per subject, not per record).
 
 from __future__ import annotations
 
+import hashlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor
 from integritet.audit import AuditEvent
-from integritet.manifest.model import Manifest, RetentionAction, RetentionRule
+from integritet.clock import utc
+from integritet.manifest.model import Anchor, Manifest, RetentionAction, RetentionRule
 from integritet.retention import rules
 from integritet.retention.logs import Limit
 from integritet.retention.tables import AggregateRow, WarningRow
@@ -38,7 +53,9 @@ from integritet.vault import Vault
 from integritet.vault.tables import EventRow, RecordRow, SubjectRow
 
 ACTOR = Actor.system("retention")
-BATCH = 1000
+BATCH = 10_000  # candidates per batch (one DELETE and one transaction per category)
+SUBJECT_BATCH = 1000  # subjects per query when rules read subject events
+CHUNK = 10_000  # ids per IN (...) list
 
 
 @dataclass
@@ -68,7 +85,7 @@ class SweepTotals:
     purged_holds: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     id: str
     subject_id: str
@@ -96,7 +113,16 @@ def _aware(value: datetime | None) -> datetime | None:
 def candidates(
     vault: Vault, rule: RetentionRule, now: datetime, batch: int | None = None
 ) -> Iterator[list[_Candidate]]:
-    """Records of the rule's categories that may be due (a cheap SQL pre-filter)."""
+    """Records of the rule's categories that may be due (a cheap SQL pre-filter), with
+    their stored hold date and their subject's restriction, in batches of ``batch``.
+
+    The scan follows the table's physical order (SQLite ``rowid``, PostgreSQL ``ctid``
+    block ranges; other databases the record id), so it reads the table sequentially
+    like a plain ``DELETE ... WHERE`` would, and each batch continues after the last row
+    of the previous one. The position is only a cursor: deletions go by record id. A row
+    moved by a concurrent update (or a ``VACUUM`` renumbering SQLite rowids) may be seen
+    twice or not at all in this run; the next run sees it.
+    """
     size = batch or BATCH
     bound = Limit(rule.duration, now).never
     base = (
@@ -120,18 +146,74 @@ def candidates(
             and_(EventRow.subject_id == RecordRow.subject_id, EventRow.event == event),
         )
         query = query.where(EventRow.at <= bound)
+    dialect = vault.engine.dialect.name
+    pages = _by_rowid if dialect == "sqlite" else _by_ctid if dialect == "postgresql" else _by_id
+    for rows in pages(vault, query, size):
+        yield [
+            _Candidate(r[0], r[1], r[2], utc(r[3]), _aware(r[4]), bool(r[5]), _aware(r[6]))
+            for r in rows
+        ]
+
+
+def _by_id(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
     after = ""
     while True:
-        with Session(vault.engine) as s:
-            rows = s.execute(query.where(RecordRow.id > after).order_by(RecordRow.id).limit(size))
-            found = [
-                _Candidate(r[0], r[1], r[2], r[3], _aware(r[4]), bool(r[5]), _aware(r[6]))
-                for r in rows
-            ]
-        if not found:
+        with vault.engine.connect() as conn:
+            page = query.where(RecordRow.id > after).order_by(RecordRow.id).limit(size)
+            rows = list(conn.execute(page))
+        if not rows:
             return
-        yield found
-        after = found[-1].id
+        yield rows
+        after = rows[-1][0]
+
+
+def _by_rowid(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
+    rowid: ColumnElement[int] = literal_column("vault_records.rowid")
+    query = query.add_columns(rowid).order_by(rowid).limit(size)
+    after = 0
+    while True:
+        with vault.engine.connect() as conn:
+            rows = list(conn.execute(query.where(rowid > after)))
+        if not rows:
+            return
+        yield rows
+        after = int(rows[-1][-1])
+
+
+def _by_ctid(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
+    """Block ranges of the heap (TID range scans), each sorted by ``ctid`` and cut at
+    ``size`` rows; the range grows while it holds fewer candidates than ``size``."""
+    ctid: ColumnElement[str] = literal_column("vault_records.ctid")
+    query = query.add_columns(cast(ctid, String)).order_by(ctid).limit(size)
+    with vault.engine.connect() as conn:
+        blocks = int(
+            conn.scalar(
+                text(
+                    "SELECT pg_relation_size('vault_records') / current_setting('block_size')::int"
+                )
+            )
+            or 0
+        )
+    after, span = "(0,0)", 1024
+    while _block(after) <= blocks:
+        upto = f"({_block(after) + span},0)"
+        page = query.where(
+            text("vault_records.ctid > CAST(:after AS tid)").bindparams(after=after),
+            text("vault_records.ctid < CAST(:upto AS tid)").bindparams(upto=upto),
+        )
+        with vault.engine.connect() as conn:
+            rows = list(conn.execute(page))
+        if rows:
+            yield rows
+        if len(rows) == size:
+            after = str(rows[-1][-1])
+        else:
+            after = upto
+            span = min(span * 2, 1 << 20)
+
+
+def _block(tid: str) -> int:
+    return int(tid[1 : tid.index(",")])
 
 
 def events_of(vault: Vault, subject_ids: set[str]) -> dict[str, dict[str, datetime]]:
@@ -144,6 +226,78 @@ def events_of(vault: Vault, subject_ids: set[str]) -> dict[str, dict[str, dateti
     return out
 
 
+class _Judge:
+    """:func:`rules.decide` for one rule at one time, with the per-rule parts computed
+    once: the holds on each category and the expiry bound. A record of a category that no
+    manifest hold covers is held exactly when its stored ``hold_until`` is still ahead;
+    other records go through :func:`rules.decide` with their subject's events."""
+
+    def __init__(self, manifest: Manifest, rule: RetentionRule, now: datetime) -> None:
+        self.manifest, self.rule, self.now = manifest, rule, now
+        self.limit = Limit(rule.duration, now)
+        self.holds = {c: bool(rules.holds_for(manifest, rule, c)) for c in rule.categories}
+        self.record_level = rules.record_level(rule)
+        self.collected = rule.anchor == Anchor.collected
+
+    def needs_events(self, batch: list[_Candidate]) -> bool:
+        return any(self.holds[c.category] for c in batch)
+
+    def verdict(self, cand: _Candidate, events: dict[str, datetime]) -> rules.Verdict:
+        if self.holds[cand.category]:
+            return _verdict(self.manifest, self.rule, cand, events, self.now)
+        if self.record_level:
+            created = cand.created_at
+            cand.anchor_at = created if self.collected else rules.fiscal_year_end(created)
+        anchor = cand.anchor_at
+        if anchor is None or not self.limit.expired(anchor):
+            return rules.Verdict.keep
+        held = cand.hold_until is not None and cand.hold_until > self.now
+        return rules.Verdict.held if held else rules.Verdict.due
+
+
+class _Distinct:
+    """Exact count of distinct subject ids without a Python object per id: 64-bit
+    fingerprints in an open-addressing table at most half full (8-16 bytes per subject
+    instead of ~100 for a set of strings). Ids are 32 hex digits of random bytes (the low
+    64 bits are the fingerprint; anything else is hashed); two of a million subjects
+    share a fingerprint with a probability below 1e-7."""
+
+    _MASK = (1 << 64) - 1
+    _GOLDEN = 0x9E3779B97F4A7C15  # multiplicative hashing: the top bits pick the slot
+
+    def __init__(self) -> None:
+        self.bits = 10
+        self.slots = array("Q", bytes(8 << self.bits))
+        self.count = 0
+
+    def add(self, key: str) -> None:
+        try:
+            fp = int(key, 16) & self._MASK or 1
+        except ValueError:
+            fp = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest()) or 1
+        if self._put(fp) and self.count * 2 > len(self.slots):
+            old = self.slots
+            self.bits += 1
+            self.slots, self.count = array("Q", bytes(8 << self.bits)), 0
+            for held in old:
+                if held:
+                    self._put(held)
+
+    def _put(self, fp: int) -> bool:
+        """Insert ``fp``; False when it was there already."""
+        slots, mask = self.slots, len(self.slots) - 1
+        i = ((fp * self._GOLDEN) & self._MASK) >> (64 - self.bits)
+        while True:
+            held = slots[i]
+            if held == fp:
+                return False
+            if not held:
+                slots[i] = fp
+                self.count += 1
+                return True
+            i = (i + 1) & mask
+
+
 def sweep_rule(
     vault: Vault,
     rule: RetentionRule,
@@ -153,38 +307,40 @@ def sweep_rule(
     totals: SweepTotals,
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Find and (unless ``dry_run``) remove what ``rule`` wants gone."""
+    """Find and (unless ``dry_run``) remove what ``rule`` wants gone, batch by batch."""
     reports = {
         c: RuleReport(rule.id, c, rule.action.value, rule.anchor.value) for c in rule.categories
     }
     totals.reports.extend(reports.values())
-    seen_subjects: dict[str, set[str]] = {c: set() for c in rule.categories}
+    seen_subjects = {c: _Distinct() for c in rule.categories}
+    judge = _Judge(vault.manifest, rule, now)
+    due_verdict, held_verdict = rules.Verdict.due, rules.Verdict.held
     for batch in candidates(vault, rule, now):
-        needs_events = any(rules.holds_for(vault.manifest, rule, c.category) for c in batch)
-        events = events_of(vault, {c.subject_id for c in batch}) if needs_events else {}
+        events = (
+            events_of(vault, {c.subject_id for c in batch}) if judge.needs_events(batch) else {}
+        )
         due: list[_Candidate] = []
         for cand in batch:
-            verdict = _verdict(vault.manifest, rule, cand, events.get(cand.subject_id, {}), now)
+            verdict = judge.verdict(cand, events.get(cand.subject_id, {}))
             report = reports[cand.category]
-            if verdict == rules.Verdict.held:
+            if verdict == held_verdict:
                 report.held += 1
-            elif verdict == rules.Verdict.due and cand.restricted:
+            elif verdict == due_verdict and cand.restricted:
                 report.restricted += 1
-            elif verdict == rules.Verdict.due:
+            elif verdict == due_verdict:
                 report.due += 1
                 report.see(cand.anchor_at)
                 due.append(cand)
-                if len(seen_subjects[cand.category]) < 1_000_000:
-                    seen_subjects[cand.category].add(cand.subject_id)
+                seen_subjects[cand.category].add(cand.subject_id)
         if due and not dry_run:
-            removed = remove_batch(vault, rule, due, now)
+            removed, emptied = remove_batch(vault, rule, due, now)
             for category, count in removed.items():
                 reports[category].done += count
-            totals.erased_subjects += erase_emptied(vault, {c.subject_id for c in due}, now)
+            totals.erased_subjects += erase_subjects(vault, emptied)
         if progress is not None:
             progress(len(batch))
     for category, subjects in seen_subjects.items():
-        reports[category].subjects = len(subjects)
+        reports[category].subjects = subjects.count
 
 
 def _verdict(
@@ -206,12 +362,15 @@ def _verdict(
 
 def remove_batch(
     vault: Vault, rule: RetentionRule, due: list[_Candidate], now: datetime
-) -> Counter[str]:
+) -> tuple[Counter[str], set[str]]:
     """Delete one batch through :meth:`Vault.delete_records`: per category one transaction
-    with the aggregates (``anonymise``), the vault's ledger entry and audit event, and one
-    ``retention.<action>`` audit event. Held records stay; restore + replay keeps them gone."""
+    with one ``DELETE`` (holds and restriction re-checked by the vault), the ledger entry,
+    the aggregates (``anonymise``), the vault's audit event and one ``retention.<action>``
+    audit event with counts. Returns the counts per category and the subjects of the batch
+    left with nothing but held records (found in the same transaction)."""
     regions = _regions(vault, rule, due) if "count_per_region" in rule.aggregates else {}
     removed: Counter[str] = Counter()
+    emptied: set[str] = set()
     by_category: dict[str, list[_Candidate]] = {}
     for cand in due:
         by_category.setdefault(cand.category, []).append(cand)
@@ -221,6 +380,7 @@ def remove_batch(
             kept = [c for c in by_category[category] if c.id in gone]
             if rule.action == RetentionAction.anonymise:
                 add_aggregates(s, rule, category, kept, regions)
+            subjects = {c.subject_id for c in kept}
             vault.audit.append(
                 s,
                 AuditEvent(
@@ -231,10 +391,11 @@ def remove_batch(
                         "rule": rule.id,
                         "category": category,
                         "records": len(kept),
-                        "subjects": len({c.subject_id for c in kept}),
+                        "subjects": len(subjects),
                     },
                 ),
             )
+            emptied.update(empty_subjects(s, subjects, now))
 
         gone = vault.delete_records(
             ACTOR,
@@ -244,7 +405,7 @@ def remove_batch(
             on_delete=on_delete,
         )
         removed[category] = len(gone)
-    return removed
+    return removed, emptied
 
 
 def _regions(vault: Vault, rule: RetentionRule, due: list[_Candidate]) -> dict[str, str]:
@@ -310,6 +471,26 @@ def add_aggregates(
             row.count += count
 
 
+def empty_subjects(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
+    """Live, unrestricted subjects (of ``subject_ids``) with no record left but held ones:
+    one ``NOT EXISTS`` probe per subject (it stops at the first live record)."""
+    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
+    live = select(RecordRow.id).where(RecordRow.subject_id == SubjectRow.id, ~held).exists()
+    ids, out = sorted(subject_ids), set[str]()
+    for start in range(0, len(ids), CHUNK):
+        out.update(
+            s.scalars(
+                select(SubjectRow.id).where(
+                    SubjectRow.id.in_(ids[start : start + CHUNK]),
+                    SubjectRow.erased_at.is_(None),
+                    SubjectRow.restricted.is_(False),
+                    ~live,
+                )
+            )
+        )
+    return out
+
+
 def live_records(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
     """Subjects (of ``subject_ids``) that still have a record not under a hold."""
     held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
@@ -322,25 +503,24 @@ def live_records(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
     )
 
 
-def erase_emptied(vault: Vault, subject_ids: set[str], now: datetime) -> int:
-    """Erase the subjects that have nothing left but held records; returns how many."""
-    with Session(vault.engine) as s:
-        live = live_records(s, subject_ids, now)
-        empty = set(
-            s.scalars(
-                select(SubjectRow.id).where(
-                    SubjectRow.id.in_(subject_ids - live),
-                    SubjectRow.erased_at.is_(None),
-                    SubjectRow.restricted.is_(False),
-                )
-            )
-        )
+def erase_subjects(vault: Vault, subject_ids: set[str]) -> int:
+    """Erase these subjects entirely (:meth:`Vault.erase`, one by one) and drop their
+    pending warnings; returns how many."""
+    if not subject_ids:
+        return 0
     purpose = purpose_for(vault.manifest, [c.id for c in vault.manifest.categories])
-    for subject_id in sorted(empty):
+    for subject_id in sorted(subject_ids):
         vault.erase(ACTOR, purpose, subject_id)
         with vault.tx() as s:
             s.execute(delete(WarningRow).where(WarningRow.subject_id == subject_id))
-    return len(empty)
+    return len(subject_ids)
+
+
+def erase_emptied(vault: Vault, subject_ids: set[str], now: datetime) -> int:
+    """Erase the subjects that have nothing left but held records; returns how many."""
+    with Session(vault.engine) as s:
+        empty = empty_subjects(s, subject_ids, now)
+    return erase_subjects(vault, empty)
 
 
 def subjects_to_erase_by_event(
@@ -352,7 +532,7 @@ def subjects_to_erase_by_event(
     event = rules.event_name(rule.anchor, rule.event)
     bound = Limit(rule.duration, now).never
     count = 0
-    for ids in vault.subjects_with_event_before(event, bound, batch=BATCH):
+    for ids in vault.subjects_with_event_before(event, bound, batch=SUBJECT_BATCH):
         due = {sid for sid, at in _event_times(vault, ids, event).items()
                if rule.duration.after(at) <= now}  # fmt: skip
         if not due:

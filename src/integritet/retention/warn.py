@@ -23,7 +23,7 @@ from integritet.mail import MailSender
 from integritet.manifest.model import Manifest, RetentionRule
 from integritet.retention import rules
 from integritet.retention.logs import Limit
-from integritet.retention.sweep import ACTOR, BATCH, purpose_for
+from integritet.retention.sweep import ACTOR, SUBJECT_BATCH, purpose_for
 from integritet.retention.tables import WarningRow
 from integritet.vault import Vault
 from integritet.vault.tables import EventRow, SubjectRow
@@ -84,7 +84,7 @@ def send_warnings(
     event = rules.event_name(rule.anchor, rule.event)
     horizon = rule.warn_before.after(now) + timedelta(days=1)
     bound = Limit(rule.duration, horizon).never
-    for ids in vault.subjects_with_event_before(event, bound, batch=BATCH):
+    for ids in vault.subjects_with_event_before(event, bound, batch=SUBJECT_BATCH):
         for subject_id, anchor_at in _pending(vault, rule, ids, event).items():
             due = rules.warning_due(rule, anchor_at, now)
             if due is None:

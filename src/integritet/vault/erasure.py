@@ -23,12 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session
 
-from integritet.access import Actor
+from integritet.access import Actor, check
 from integritet.clock import utc
-from integritet.errors import NotFound, VaultError
+from integritet.errors import AccessDenied, NotFound, VaultError
 from integritet.vault import faults
 from integritet.vault.core import VaultCore, forget_keys
 from integritet.vault.tables import (
@@ -41,6 +41,15 @@ from integritet.vault.tables import (
 )
 
 LEDGER_NAME = "erasure-ledger.jsonl"
+ID_CHUNK = 10_000  # ids per DELETE statement (SQLite allows 32,766 parameters)
+
+
+class _Refused(Exception):
+    """An access check refused (subject, category) inside a transaction: roll back first."""
+
+    def __init__(self, subject_id: str | None, category: str) -> None:
+        super().__init__(category)
+        self.subject_id, self.category = subject_id, category
 
 
 @dataclass(frozen=True)
@@ -220,62 +229,132 @@ class ErasureMixin(VaultCore):
         """Delete records by id for retention ``rule``; returns the ids deleted.
 
         Records under a running legal hold and records of restricted or erased subjects are
-        left alone. The batch's ids go to the erasure ledger file first (replayed after a
-        restore), then one transaction deletes them, runs ``on_delete(session, ids)`` (e.g.
-        retention's aggregates) and writes one ``vault.delete_records`` audit event.
+        left alone. One transaction per call: one ``DELETE ... WHERE id IN (...)`` that
+        re-checks holds and restriction (``RETURNING`` the rows where the database has it),
+        the access check per category (per subject and category for actors other than
+        system actors, whose check does not depend on the subject), the ids to the erasure
+        ledger file (fsynced once, before the commit; replayed after a restore),
+        ``on_delete(session, ids)`` (e.g. retention's aggregates and audit event) and one
+        ``vault.delete_records`` audit event with counts. A refused check rolls the delete
+        back, is audited and raised.
         """
-        rows = self._checked_deletable(actor, purpose, sorted(set(record_ids)))
-        if not rows:
+        ids = sorted(set(record_ids))
+        if not ids:
             return set()
-        entry = LedgerEntry("", (), self.now(), tuple(r[0] for r in rows), rule)
-        append_ledger(self.ledger_path, entry)
-        faults.point("erase.ledger_appended")
-        with self.tx() as s:
-            gone = {r[0] for r in s.execute(self._deletable(list(entry.records), lock=True))}
-            if on_delete is not None:
-                on_delete(s, gone)
-            if gone:
-                s.execute(delete(RecordRow).where(RecordRow.id.in_(gone)))
-            faults.point("erase.rows_deleted")
-            cats = sorted({r[2] for r in rows if r[0] in gone})
-            self.emit(
-                s,
+        try:
+            with self.tx() as s:
+                rows = self._delete_deletable(s, ids)
+                if not rows:
+                    return set()
+                refused = self._first_refusal(s, actor, purpose, rows)
+                if refused is not None:
+                    raise _Refused(*refused)
+                gone = {r[0] for r in rows}
+                entry = LedgerEntry("", (), self.now(), tuple(sorted(gone)), rule)
+                append_ledger(self.ledger_path, entry)
+                faults.point("erase.ledger_appended")
+                if on_delete is not None:
+                    on_delete(s, gone)
+                faults.point("erase.rows_deleted")
+                self.emit(
+                    s,
+                    actor,
+                    "vault.delete_records",
+                    "done",
+                    purpose=purpose,
+                    detail={
+                        "rule": rule,
+                        "records": len(gone),
+                        "subjects": len({r[1] for r in rows}),
+                        "categories": ",".join(sorted({r[2] for r in rows})),
+                    },
+                )
+        except _Refused as refusal:  # rolled back; now audit the refusal and raise
+            with self.tx() as s:
+                subject = s.get(SubjectRow, refusal.subject_id) if refusal.subject_id else None
+            self.guard(
                 actor,
                 "vault.delete_records",
-                "done",
+                "erase",
                 purpose=purpose,
-                detail={
-                    "rule": rule,
-                    "records": len(gone),
-                    "subjects": len({r[1] for r in rows if r[0] in gone}),
-                    "categories": ",".join(cats),
-                },
+                category=refusal.category,
+                subject=subject,
             )
+            raise VaultError("access check changed during the deletion") from None
         faults.point("erase.committed")
         return gone
 
-    def _checked_deletable(self, actor: Actor, purpose: str, ids: list[str]) -> list[Any]:
-        """(id, subject, category) of the deletable records of ``ids``, access checked per
-        subject and category (a refusal is audited and raised)."""
-        if not ids:
-            return []
-        with self.tx() as s:
-            rows = list(s.execute(self._deletable(ids)).all())
-            wanted = sorted({r[1] for r in rows})  # one query for the batch's subjects
-            subjects = {
-                row.id: row
-                for row in s.scalars(select(SubjectRow).where(SubjectRow.id.in_(wanted)))
-            }
-            for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
-                self.guard(
-                    actor,
-                    "vault.delete_records",
-                    "erase",
-                    purpose=purpose,
-                    category=category,
-                    subject=subjects[subject_id],
+    def _delete_deletable(self, s: Session, ids: list[str]) -> list[tuple[str, str, str]]:
+        """Delete the deletable records of ``ids`` (see :meth:`_deletable`); their
+        (id, subject, category). One statement per chunk of ids."""
+        out: list[tuple[str, str, str]] = []
+        returning = bool(getattr(s.get_bind().dialect, "delete_returning", False))
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            if returning:
+                result = s.execute(
+                    delete(RecordRow)
+                    .where(RecordRow.id.in_(chunk), *self._deletable_where())
+                    .returning(RecordRow.id, RecordRow.subject_id, RecordRow.category),
+                    execution_options={"synchronize_session": False},
                 )
-        return rows
+                out.extend((r[0], r[1], r[2]) for r in result)
+            else:
+                rows = [(r[0], r[1], r[2]) for r in s.execute(self._deletable(chunk, lock=True))]
+                if rows:
+                    s.execute(
+                        delete(RecordRow).where(RecordRow.id.in_([r[0] for r in rows])),
+                        execution_options={"synchronize_session": False},
+                    )
+                out.extend(rows)
+        return out
+
+    def _first_refusal(
+        self, s: Session, actor: Actor, purpose: str, rows: list[tuple[str, str, str]]
+    ) -> tuple[str | None, str] | None:
+        """The first (subject, category) the access check refuses, without auditing it
+        (the caller rolls back, then audits through :meth:`guard`). A system actor's check
+        depends on the purpose and category only: once per category."""
+        if actor.kind == "system":
+            for category in sorted({r[2] for r in rows}):
+                try:
+                    check(self.manifest, actor, purpose, category, "erase")
+                except AccessDenied:
+                    return None, category
+            return None
+        subjects = {
+            row.id: row
+            for row in s.scalars(select(SubjectRow).where(SubjectRow.id.in_({r[1] for r in rows})))
+        }
+        for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
+            subject = subjects[subject_id]
+            try:
+                check(
+                    self.manifest,
+                    actor,
+                    purpose,
+                    category,
+                    "erase",
+                    subject_customer=subject.customer_id,
+                    subject=subject_id,
+                )
+            except AccessDenied:
+                return subject_id, category
+        return None
+
+    def _deletable_where(self) -> tuple[ColumnElement[bool], ...]:
+        """Not under a running hold, of a live unrestricted subject (for a ``DELETE``)."""
+        held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > self.now())
+        live = (
+            select(SubjectRow.id)
+            .where(
+                SubjectRow.id == RecordRow.subject_id,
+                SubjectRow.erased_at.is_(None),
+                SubjectRow.restricted.is_(False),
+            )
+            .exists()
+        )
+        return ~held, live
 
     def _deletable(self, ids: list[str], *, lock: bool = False) -> Select[Any]:
         """Records of ``ids`` not under a running hold, of live unrestricted subjects."""
