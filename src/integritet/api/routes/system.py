@@ -16,6 +16,6 @@ class Health(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health() -> Health:
-    """Liveness: the server answers."""
+async def health() -> Health:
+    """Liveness: the server answers (in the event loop: no I/O, no worker thread)."""
     return Health(status="ok", version=__version__)
