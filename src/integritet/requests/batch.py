@@ -31,7 +31,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from integritet.errors import KeyDestroyed, NotFound
 from integritet.requests import erase, propagate
@@ -138,6 +139,25 @@ def vault_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str,
     return out
 
 
+def consent_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
+    """:func:`integritet.requests.erase.forget_consents` for the batch: the consent
+    history of every subject deleted in one transaction (the audit log keeps the facts)."""
+    from integritet.consent import ConsentLedger
+    from integritet.consent.ledger import ConsentCurrent, ConsentEvent
+
+    ledger = ctx.consent
+    if not isinstance(ledger, ConsentLedger):
+        return {rid: erase.forget_consents(ctx, lc, rid) for rid in request_ids}
+    with ctx.sessions() as session:
+        rows = load_rows(ctx, lc, request_ids, session)
+    subjects = sorted({row.subject_id for row in rows.values() if row.subject_id})
+    if subjects:
+        with Session(ledger.engine) as session, session.begin():
+            session.execute(delete(ConsentCurrent).where(ConsentCurrent.subject_id.in_(subjects)))
+            session.execute(delete(ConsentEvent).where(ConsentEvent.subject_id.in_(subjects)))
+    return {rid: {"forgotten": row.subject_id is not None} for rid, row in rows.items()}
+
+
 def recipients_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
     return propagate.tell_many(ctx, lc, request_ids)
 
@@ -148,6 +168,7 @@ def receipts_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[s
 
 HANDLERS: dict[str, BatchHandler] = {
     "snapshot": snapshot_many,
+    "consent": consent_many,
     "vault": vault_many,
     "recipients": recipients_many,
     "receipt": receipts_many,
