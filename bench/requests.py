@@ -589,6 +589,8 @@ def measure(
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{vault_schema}"'))
     chosen = chosen_people(people, count)
+    if reuse:  # an earlier run that stopped half-way may have left some of them erased
+        restore_people(crm_url, chosen)
     try:
         r, vault = open_integritet(crm_url, _schema_url(vault_schema), home, receiver.url)
         try:
