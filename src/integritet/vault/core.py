@@ -298,6 +298,22 @@ class VaultCore:
             raise NotFound(f"no subject {subject_id}")
         return row
 
+    def _read_subject(self, s: Session, subject_id: str) -> SubjectRef:
+        """The subject to read, with its wrapped DEK in the same query (unwrapped into the
+        transaction's key cache); raises like :meth:`subject_row` when it is missing."""
+        key_id = f"{subject_id}:dek"
+        row = s.connection().execute(_SUBJECT_WITH_DEK, {"subject": subject_id, "key": key_id})
+        found = row.first()
+        if found is None:  # raises NotFound or KeyDestroyed (or it was just inserted)
+            live = self.subject_row(s, subject_id)
+            return SubjectRef(live.id, live.customer_id, live.restricted, live.erased_at)
+        sid, customer, restricted, erased, wrapped, kek = found
+        if wrapped is not None:
+            keys = tx_keys(s)
+            if key_id not in keys:
+                keys[key_id] = self.keyring.unwrap(wrapped, key_id, kek)
+        return SubjectRef(sid, customer, bool(restricted), erased)
+
     def was_erased(self, session: Session, subject_id: str) -> bool:
         hit = session.scalar(
             select(ErasureRow.seq)
@@ -490,7 +506,7 @@ class VaultCore:
     ) -> dict[str, str]:
         """The subject's identity values (decrypted); ``rights_request``: see :meth:`guard`."""
         with self.tx() as s:
-            subject = self.subject_row(s, subject_id)
+            subject = self._read_subject(s, subject_id)
             self.guard(
                 actor,
                 "vault.identities",
@@ -499,13 +515,13 @@ class VaultCore:
                 subject=subject,
                 rights_request=rights_request,
             )
-            rows = s.scalars(select(IdentityRow).where(IdentityRow.subject_id == subject_id))
-            dek = self.key(s, subject, "dek")
+            rows = s.connection().execute(_IDENTITIES, {"subject": subject_id}).all()
+            aead = crypto.cipher(self.key(s, subject, "dek"))  # KeyDestroyed once erased
             out = {
-                r.kind: crypto.open_sealed(
-                    dek, r.sealed, crypto.identity_aad(subject.customer_id, subject.id, r.kind)
+                kind: crypto.open_with(
+                    aead, sealed, crypto.identity_aad(subject.customer_id, subject.id, kind)
                 ).decode()
-                for r in rows
+                for kind, sealed in rows
             }
             self.emit(
                 s,
@@ -597,6 +613,23 @@ class VaultCore:
             after = ids[-1]
 
 
+# read paths: the subject with its DEK row in one query (outer join: a destroyed key reads
+# as NULL)
+_SUBJECT_WITH_DEK = (
+    select(
+        SubjectRow.id,
+        SubjectRow.customer_id,
+        SubjectRow.restricted,
+        SubjectRow.erased_at,
+        KeyRow.wrapped,
+        KeyRow.kek_id,
+    )
+    .outerjoin(KeyRow, KeyRow.id == bindparam("key"))
+    .where(SubjectRow.id == bindparam("subject"))
+)
+_IDENTITIES = select(IdentityRow.kind, IdentityRow.sealed).where(
+    IdentityRow.subject_id == bindparam("subject")
+)
 # find_subject: the subject behind a blind-index digest, as plain values (Core, no ORM)
 _FIND = (
     select(SubjectRow.id, SubjectRow.customer_id, SubjectRow.restricted, SubjectRow.erased_at)

@@ -344,22 +344,6 @@ class Vault(ErasureMixin):
         if row is not None and (row.destroy_after is None or _aware(row.destroy_after) < until):
             row.destroy_after = until
 
-    def _read_subject(self, s: Session, subject_id: str) -> SubjectRef:
-        """The subject to read, with its wrapped DEK in the same query (unwrapped into the
-        transaction's key cache); raises like :meth:`subject_row` when it is missing."""
-        key_id = f"{subject_id}:dek"
-        row = s.connection().execute(_SUBJECT_WITH_DEK, {"subject": subject_id, "key": key_id})
-        found = row.first()
-        if found is None:  # raises NotFound or KeyDestroyed (or it was just inserted)
-            live = self.subject_row(s, subject_id)
-            return SubjectRef(live.id, live.customer_id, live.restricted, live.erased_at)
-        sid, customer, restricted, erased, wrapped, kek = found
-        if wrapped is not None:
-            keys = tx_keys(s)
-            if key_id not in keys:
-                keys[key_id] = self.keyring.unwrap(wrapped, key_id, kek)
-        return SubjectRef(sid, customer, bool(restricted), erased)
-
     def _readable(self, actor: Actor, purpose: str, subject: Subject) -> list[str]:
         cats = []
         for c in self.manifest.categories:
@@ -421,20 +405,8 @@ class Vault(ErasureMixin):
                 self.set_identity(s, subject, dek, kind, value)
 
 
-# Core statements of the read path (no ORM objects): the subject with its DEK row in one
-# query, then the columns of its records that a Record needs.
-_SUBJECT_WITH_DEK = (
-    select(
-        SubjectRow.id,
-        SubjectRow.customer_id,
-        SubjectRow.restricted,
-        SubjectRow.erased_at,
-        KeyRow.wrapped,
-        KeyRow.kek_id,
-    )
-    .outerjoin(KeyRow, KeyRow.id == bindparam("key"))
-    .where(SubjectRow.id == bindparam("subject"))
-)
+# The read path's Core statement (no ORM objects): the columns of a subject's records that
+# a Record needs (the subject and its DEK come from VaultCore._read_subject).
 _RECORDS = (
     select(
         RecordRow.id,
