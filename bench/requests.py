@@ -56,12 +56,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import multiprocessing
 import os
 import pstats
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -411,38 +411,62 @@ class NullMailer:
         return f"bench-{self.sent}"
 
 
+def _serve(port: Any, calls: Any, bad: Any) -> None:
+    """The receiver's own process: a threaded HTTP server (see :class:`Receiver`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, like a real endpoint behind a proxy
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            ok = verify_signature(SECRET, body, self.headers["X-Integritet-Signature"])
+            with calls.get_lock():
+                calls.value += 1
+                bad.value += not ok
+            payload = b'{"status": "done"}' if ok else b""
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port.value = httpd.server_address[1]
+    httpd.serve_forever()
+
+
 class Receiver:
-    """A processor's webhook endpoint: checks the signature, answers 200 (done)."""
+    """A processor's webhook endpoint in its own process (its CPU is the processor's, not
+    integritet's): checks the HMAC signature, answers 200 (done)."""
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.bad = 0
-        receiver = self
+        ctx = multiprocessing.get_context("fork")  # before any database connection is open
+        self._port, self._calls, self._bad = ctx.Value("i", 0), ctx.Value("i", 0), ctx.Value("i", 0)
+        self.process = ctx.Process(
+            target=_serve, args=(self._port, self._calls, self._bad), daemon=True
+        )
+        self.process.start()
+        deadline = time.monotonic() + 30
+        while not self._port.value:
+            if time.monotonic() > deadline or not self.process.is_alive():
+                raise RuntimeError("the webhook receiver did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self._port.value}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                ok = verify_signature(SECRET, body, self.headers["X-Integritet-Signature"])
-                receiver.calls += 1
-                receiver.bad += not ok
-                payload = b'{"status": "done"}' if ok else b""
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    @property
+    def calls(self) -> int:
+        return int(self._calls.value)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    @property
+    def bad(self) -> int:
+        return int(self._bad.value)
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.process.terminate()
+        self.process.join(5)
 
 
 def bench_manifest(receiver_url: str) -> Manifest:
