@@ -250,8 +250,13 @@ def fides_request(client: httpx.Client, policy: str, email: str) -> str:
         if status in DONE:
             return rid
         if status in FAILED:
-            logs = client.get(f"/privacy-request/{rid}/log").text[:2000]
-            raise RuntimeError(f"Fides request {rid} ({policy}) ended {status}: {logs}")
+            logs = ok(client.get(f"/privacy-request/{rid}/log", params={"size": 100}))
+            errors = [
+                (e["collection_name"], e["message"])
+                for e in logs["items"]
+                if e["status"] == "error"
+            ]
+            raise RuntimeError(f"Fides request {rid} ({policy}) ended {status}: {errors}")
         time.sleep(0.01)
     raise RuntimeError(f"Fides request {rid} ({policy}) not complete after 300 s")
 
@@ -334,11 +339,6 @@ def main() -> None:
     parser.add_argument("--people", type=int, help="people in the company database (100k)")
     parser.add_argument("--requests", type=int, default=50, help="integritet, each kind")
     parser.add_argument("--fides-requests", type=int, default=20, help="Fides, each kind")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="keep/reuse bench/requests.py's persistent dataset schema",
-    )
     parser.add_argument("--fides-venv", type=Path, default=Path("/work/fides-venv"))
     parser.add_argument("--fides-url", help="use this running Fides server instead")
     parser.add_argument("--port", type=int, default=8089, help="port of the Fides server")
@@ -357,7 +357,7 @@ def main() -> None:
         if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = 'fides'")).scalar():
             conn.execute(text("CREATE DATABASE fides"))  # Fides' own app database
     vault_schema = f"bench_fides_vault_{uuid.uuid4().hex[:8]}"
-    crm_url, crm_schema = dsr.company_database(people, reuse=args.reuse)
+    crm_url, crm_schema = dsr.company_database(people)  # fresh schema, dropped below
     server: FidesServer | None = None
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -399,16 +399,18 @@ def main() -> None:
                 ).scalar()
             check.dispose()
             assert left == 0, f"Fides left {left} of {len(erase_f)} erased emails in contacts"
+        except Exception:
+            if server:
+                lines = server.log.read_text(errors="replace").splitlines()
+                print("\n".join([x for x in lines if "ERROR" in x][-15:]), file=sys.stderr)
+            raise
         finally:
             if server:
                 server.stop()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{vault_schema}" CASCADE'))
             admin.dispose()
-            if args.reuse:
-                dsr.restore_people(crm_url, erase_i + erase_f)
-            else:
-                dsr.drop_schema(crm_schema)
+            dsr.drop_schema(crm_schema)
     report(people, ours, fides, package)
 
 
