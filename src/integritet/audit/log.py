@@ -425,8 +425,10 @@ def _postgres_verify(
 ) -> tuple[int, str, bool]:
     """Ranges checked by PostgreSQL itself (``sha256(bytea)``), in order, in this transaction."""
     driver = raw.driver_connection
-    low, top = driver.execute("SELECT min(position), max(position) FROM audit_events").fetchone()
-    if low != 1:  # empty, or rows outside 1..N: the walker says which row is wrong
+    count, low, top = driver.execute(
+        "SELECT count(*), min(position), max(position) FROM audit_events"
+    ).fetchone()
+    if low != 1 or top != count:  # empty, or rows outside 1..N: the walker says which
         return 1, GENESIS, False
     spans = parallel.ranges(top, size)
     checked = (sqlverify.check_range_pg(driver, a, b, signed) for a, b in spans)
