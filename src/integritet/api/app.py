@@ -112,6 +112,9 @@ def create_app(
 
     app.include_router(web_router)
     _install_error_handlers(app)
+    from integritet.api.fastpath import MayContactFastPath
+
+    app.add_middleware(MayContactFastPath, app_state=app_state)  # inside the headers
     _install_security_headers(app)
     return app
 

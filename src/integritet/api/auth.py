@@ -54,12 +54,16 @@ def csrf_token(session_token: str) -> str:
     return hashlib.sha256(b"integritet-csrf|" + session_token.encode()).hexdigest()[:40]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def bearer_value(header: str) -> str | None:
+    """The credential in an ``Authorization: Bearer ...`` header value, or None."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return None
+
+
+def _bearer(request: Request) -> str | None:
+    return bearer_value(request.headers.get("authorization", ""))
 
 
 async def _csrf_ok(request: Request, session_token: str) -> bool:
@@ -82,7 +86,7 @@ async def principal(request: Request) -> Principal:
     services = state(request).services
     bearer = _bearer(request)
     if bearer is not None:
-        found = _from_bearer(services, bearer)
+        found = bearer_principal(services, bearer)
     elif (cookie := request.cookies.get(SESSION_COOKIE)) is not None:
         session = services.identity.session(cookie)
         if session is not None:
@@ -95,7 +99,8 @@ async def principal(request: Request) -> Principal:
     return found
 
 
-def _from_bearer(services: Services, value: str) -> Principal | None:
+def bearer_principal(services: Services, value: str) -> Principal | None:
+    """The token (``itk_...``) or session a bearer credential names, or None."""
     if value.startswith("itk_"):
         token = services.identity.token(value)
         if token is None:
@@ -129,7 +134,8 @@ def allow(services: Services, who: Principal, action: str) -> None:
 def check_subject(
     services: Services, who: Principal, subject_id: str, purpose: str, action: str
 ) -> None:
-    """Purpose, role and relationship to one subject, for operations outside the vault."""
+    """Purpose, role and relationship to one subject, for operations outside the vault.
+    A refusal by purpose or relationship is audited (``api.<action>``, denied)."""
     allow(services, who, action)
     customer = services.subject_customer(subject_id)  # NotFound for unknown ids
     try:
