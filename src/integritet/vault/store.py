@@ -52,11 +52,13 @@ class Vault(ErasureMixin):
         """Store a new record; returns its id. Records the policy version in force (V5)."""
         spec = self.check_record(category, fields, source)
         with self.tx() as s:
-            subject = self.subject_row(s, subject_id)
+            subject = self._read_subject(s, subject_id)  # with its DEK, one query
             self.guard(
                 actor, "vault.write", "write", purpose=purpose, category=category, subject=subject
             )
-            rid = self.insert_record(s, subject, spec, fields, source)
+            values = self.record_values(s, subject, spec, fields, source)
+            s.connection().execute(insert(table(RecordRow)), [values])
+            rid = str(values["id"])
             self.emit(
                 s,
                 actor,
