@@ -121,7 +121,8 @@ def bench_verify(log: AuditLog, n: int, way: tuple[int, bool], runs: int) -> tup
         if not result.ok or result.rows != n:
             raise SystemExit(f"verify failed: {result}")
         best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
-    return n / best_wall, n / best_cpu
+    # On PostgreSQL the SQL ways spend their CPU in the server: this process may use ~0.
+    return n / best_wall, n / best_cpu if best_cpu > 0 else float("inf")
 
 
 def bench_append(log: AuditLog, n: int) -> tuple[float, float]:
@@ -153,8 +154,11 @@ def main() -> None:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = make_engine(url)
         upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_events"))  # a reused --url database
+        with engine.begin() as conn:  # a reused --url database; past the append-only trigger
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("DELETE FROM audit_checkpoints"))
+            conn.execute(text("DELETE FROM audit_events"))
         log = AuditLog(engine, Path(tmp) / "audit-signing.key", notify=lambda _m: None)
         fill(engine, n)
         sql_ok = sqlverify.available()

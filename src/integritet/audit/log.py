@@ -294,10 +294,10 @@ class AuditLog:
         with the number of rows checked in each batch. On SQLite the chain is checked in
         ranges of ``batch`` rows by ``workers`` processes (default: two from 200,000 rows
         on, when the machine has two cores); see :mod:`integritet.audit.parallel`. With
-        ``sql`` (default: on PostgreSQL, and on SQLite when ``sqlean.py`` is importable) the
-        database checks each range itself (:mod:`integritet.audit.sqlverify`);
-        ``sql=False`` walks every row in Python. At the first range in doubt the Python
-        walker takes over, so the answer is the same.
+        ``sql`` (default: on SQLite when ``sqlean.py`` is importable; on PostgreSQL only
+        when asked) the database checks each range itself
+        (:mod:`integritet.audit.sqlverify`); ``sql=False`` walks every row in Python. At
+        the first range in doubt the Python walker takes over, so the answer is the same.
         """
         signed = self.checkpoints()
         if checkpoint is not None and (exported := Checkpoint.read(checkpoint)) not in signed:
@@ -317,7 +317,7 @@ class AuditLog:
             dialect = self.engine.dialect.name
             if dialect == "sqlite":
                 start, prev, done = _fast_verify(raw, expected, workers, batch, progress, sql)
-            elif dialect == "postgresql" and sql is not False:
+            elif dialect == "postgresql" and sql:  # opt-in: not faster there (benchmarks.md)
                 start, prev, done = _postgres_verify(raw, expected, batch, progress)
             walker = ChainWalker(expected, start, prev)
             if not done:  # the walker, from the first range the fast check doubted

@@ -85,7 +85,8 @@ RANGE_CHECK_SQL = (
 _PREV_HASH = "SELECT prev_hash FROM audit_events WHERE position = ?"
 _HASH = "SELECT hash FROM audit_events WHERE position = ?"
 
-# PostgreSQL: the same check with its built-in sha256(bytea). Its columns are typed
+# PostgreSQL (opt-in, ``verify(sql=True)``: ~5 us/row in the server here, no faster than
+# the Python walker): the same check with its built-in sha256(bytea). Its columns are typed
 # (varchar cannot hold a BLOB or a NUL) and equality under a deterministic collation is
 # byte equality, so no type checks are needed; the separator is looked for with strpos.
 _PG_ENCODING = " || chr(31) || ".join(
