@@ -61,7 +61,7 @@ def snapshot_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[s
 
         return {rid: snapshot(ctx, lc, rid) for rid in request_ids}
     out: dict[str, Any] = {}
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions() as session, session.begin(), session.no_autoflush:
         rows = load_rows(ctx, lc, request_ids, session, lock=True)
         todo = [row for row in rows.values() if row.identities_sealed is None]
         for row in rows.values():

@@ -245,6 +245,48 @@ class Lifecycle:
             row.completed_at = now
         self._history(session, row, current, to, actor, **detail)
 
+    def transition_many(
+        self, session: Session, rows: list[RequestRow], to: Status, actor: str
+    ) -> None:
+        """:meth:`transition` for a batch: one ``request.transition`` audit event per
+        starting state (detail: the request ids and their count) that every history row
+        of the batch points to."""
+        groups: dict[str, list[RequestRow]] = {}
+        for row in rows:
+            if to not in TRANSITIONS[Status(row.status)]:
+                raise RequestError(f"request {row.id} is {row.status}; it cannot become {to.value}")
+            groups.setdefault(row.status, []).append(row)
+        now = self.ctx.clock.now()
+        for before, group in groups.items():
+            for row in group:
+                row.status, row.updated_at = to.value, now
+                if to == Status.completed:
+                    row.completed_at = now
+            position = self.ctx.audit.record(
+                session,
+                actor=actor,
+                action="request.transition",
+                outcome="done",
+                detail={
+                    "requests": ",".join(row.id for row in group),
+                    "count": len(group),
+                    "kind": ",".join(sorted({row.kind for row in group})),
+                    "from": before,
+                    "to": to.value,
+                },
+            )
+            session.add_all(
+                HistoryRow(
+                    request_id=row.id,
+                    at=now,
+                    actor=actor,
+                    from_status=before,
+                    to_status=to.value,
+                    audit_position=position,
+                )
+                for row in group
+            )
+
     def _history(
         self,
         session: Session,

@@ -163,7 +163,8 @@ def _webhook(ctx: Context, recipient: Recipient, payload: dict[str, Any], key: s
 def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
     """:func:`tell` (without changes) for many requests: the tasks created in one
     transaction, the webhooks queued together (``enqueue_many`` when the outbox has it), the
-    tasks marked ``sent`` with one ``request.recipient_told`` audit event each in one more."""
+    tasks marked ``sent`` in one more, with one ``request.recipient_told`` audit event per
+    recipient for the batch (detail: the request ids and their count)."""
     with ctx.sessions() as session, session.begin():
         rows = {
             r.id: r
@@ -174,7 +175,9 @@ def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, 
                 select(RecipientTaskRow.request_id, RecipientTaskRow.recipient_id).where(
                     RecipientTaskRow.request_id.in_(request_ids)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
         snaps = {rid: snapshot_of(lc, row) for rid, row in rows.items()}
         for rid, row in rows.items():
@@ -224,7 +227,7 @@ def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, 
         for task, recipient, payload in hooks:
             delivery[task.id] = _webhook(ctx, recipient, payload, task.idempotency_key)
     if pending:
-        with ctx.sessions() as session, session.begin():
+        with ctx.sessions() as session, session.begin(), session.no_autoflush:
             stored = {
                 t.id: t
                 for t in session.scalars(
@@ -234,22 +237,24 @@ def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, 
                     .with_for_update()
                 )
             }
+            told_by: dict[tuple[str, str], list[str]] = {}
             for task in pending:
-                row = rows[task.request_id]
                 mine = stored[task.id]
                 mine.status = "sent"
                 mine.delivery_id = delivery[task.id]
                 mine.updated_at = ctx.clock.now()
+                told_by.setdefault((task.recipient_id, task.method), []).append(task.request_id)
+            for (recipient_id, method), told_ids in told_by.items():  # one event per recipient
                 ctx.audit.record(
                     session,
                     actor="system:requests",
                     action="request.recipient_told",
                     outcome="done",
-                    subject=row.subject_id,
                     detail={
-                        "request": row.id,
-                        "recipient": task.recipient_id,
-                        "method": task.method,
+                        "requests": ",".join(told_ids),
+                        "count": len(told_ids),
+                        "recipient": recipient_id,
+                        "method": method,
                     },
                 )
     told: dict[str, dict[str, str]] = {rid: {} for rid in request_ids}
@@ -260,7 +265,8 @@ def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, 
 
 def poll_many(ctx: Context, request_ids: list[str]) -> dict[str, int]:
     """:func:`poll` for many requests: tasks read at once, the outbox asked once
-    (``confirmed_among`` when it has it), the confirmed settled in one transaction."""
+    (``confirmed_among`` when it has it), the confirmed settled in one transaction with one
+    ``request.recipient_confirmed`` audit event per recipient (request ids and count)."""
     with ctx.sessions() as session:
         every = list(
             session.scalars(
@@ -285,14 +291,7 @@ def poll_many(ctx: Context, request_ids: list[str]) -> dict[str, int]:
         if task not in done:
             outstanding[task.request_id] += 1
     if done:
-        with ctx.sessions() as session, session.begin():
-            subjects = dict(
-                session.execute(
-                    select(RequestRow.id, RequestRow.subject_id).where(
-                        RequestRow.id.in_({t.request_id for t in done})
-                    )
-                ).tuples().all()
-            )
+        with ctx.sessions() as session, session.begin(), session.no_autoflush:
             stored = {
                 t.id: t
                 for t in session.scalars(
@@ -302,19 +301,25 @@ def poll_many(ctx: Context, request_ids: list[str]) -> dict[str, int]:
                     .with_for_update()
                 )
             }
+            confirmed_by: dict[str, list[str]] = {}
             for task in done:
                 mine = stored[task.id]
                 if mine.status not in OUTSTANDING:
                     continue
                 mine.status = "confirmed"
                 mine.updated_at = ctx.clock.now()
+                confirmed_by.setdefault(task.recipient_id, []).append(task.request_id)
+            for recipient_id, confirmed_ids in confirmed_by.items():  # one event per recipient
                 ctx.audit.record(
                     session,
                     actor="system:outbox",
                     action="request.recipient_confirmed",
                     outcome="done",
-                    subject=subjects.get(task.request_id),
-                    detail={"request": task.request_id, "recipient": task.recipient_id},
+                    detail={
+                        "requests": ",".join(confirmed_ids),
+                        "count": len(confirmed_ids),
+                        "recipient": recipient_id,
+                    },
                 )
     return outstanding
 

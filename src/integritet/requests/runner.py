@@ -191,8 +191,9 @@ class Runner:
         statuses: dict[str, Status] = {}
         kinds: dict[str, str] = {}
         planned = False
-        with self.ctx.sessions() as session, session.begin():
+        with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
             rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
+            starting: list[RequestRow] = []
             for row in rows.values():
                 kinds[row.id] = row.kind
                 statuses[row.id] = Status(row.status)
@@ -200,13 +201,15 @@ class Runner:
                     continue
                 if not self._ready(row):
                     continue  # process() says why
-                self.lc.transition(session, row, Status.in_progress, "system:requests")
+                starting.append(row)
                 for seq, name in enumerate(plan(self.ctx, Kind(row.kind))):
                     session.add(
                         StepRow(request_id=row.id, seq=seq, name=name, status="pending", attempts=0)
                     )
                 statuses[row.id] = Status.in_progress
                 planned = True
+            if starting:
+                self.lc.transition_many(session, starting, Status.in_progress, "system:requests")
         if planned:
             self.fault("planned")
         return statuses, kinds
@@ -273,20 +276,20 @@ class Runner:
                 )
         if todo:
             self.fault("told")
-        with self.ctx.sessions() as session, session.begin():
+        with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
             rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
-            for row in rows.values():
-                if row.status == Status.completed.value:
-                    continue
+            ending = [row for row in rows.values() if row.status != Status.completed.value]
+            for row in ending:
                 if row.kind == Kind.erasure.value:
                     for column in ("contact_sealed", "identities_sealed", "payload_sealed"):
                         setattr(row, column, None)
-                self.lc.transition(session, row, Status.completed, "system:requests")
+            if ending:
+                self.lc.transition_many(session, ending, Status.completed, "system:requests")
         return {rid: Status.completed for rid in request_ids}
 
     def _start(self, request_id: str) -> Status:
         """Plan a verified (or confirmed) request; returns its status."""
-        with self.ctx.sessions() as session, session.begin():
+        with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
             row = self.lc.load(session, request_id, lock=True)
             if row.status not in (Status.verified.value, Status.confirmed.value):
                 if row.status == Status.received.value:
