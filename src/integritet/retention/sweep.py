@@ -24,7 +24,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     literal_column,
+    or_,
     select,
     text,
 )
@@ -50,10 +51,11 @@ from integritet.retention import rules
 from integritet.retention.logs import Limit
 from integritet.retention.tables import AggregateRow, WarningRow
 from integritet.vault import Vault
+from integritet.vault.erasure import Deleted, ids_in
 from integritet.vault.tables import EventRow, RecordRow, SubjectRow
 
 ACTOR = Actor.system("retention")
-BATCH = 10_000  # candidates per batch (one DELETE and one transaction per category)
+BATCH = 20_000  # candidates per batch (one DELETE and one transaction per category)
 SUBJECT_BATCH = 1000  # subjects per query when rules read subject events
 CHUNK = 10_000  # ids per IN (...) list
 
@@ -105,14 +107,18 @@ def purpose_for(manifest: Manifest, categories: list[str]) -> str:
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    from integritet.clock import utc
+    """Naive values (SQLite) are UTC; aware ones compare correctly as they are."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
-    return utc(value) if value is not None else None
+
+Page = tuple[list[Row[Any]], ColumnElement[bool]]
 
 
 def candidates(
     vault: Vault, rule: RetentionRule, now: datetime, batch: int | None = None
-) -> Iterator[list[_Candidate]]:
+) -> Iterator[tuple[list[_Candidate], ColumnElement[bool]]]:
     """Records of the rule's categories that may be due (a cheap SQL pre-filter), with
     their stored hold date and their subject's restriction, in batches of ``batch``.
 
@@ -121,7 +127,9 @@ def candidates(
     like a plain ``DELETE ... WHERE`` would, and each batch continues after the last row
     of the previous one. The position is only a cursor: deletions go by record id. A row
     moved by a concurrent update (or a ``VACUUM`` renumbering SQLite rowids) may be seen
-    twice or not at all in this run; the next run sees it.
+    twice or not at all in this run; the next run sees it. With each batch comes its span:
+    the condition "between the previous batch's last row (excluded) and this batch's last
+    row (included)", for a range ``DELETE`` (see :func:`remove_batch`).
     """
     size = batch or BATCH
     bound = Limit(rule.duration, now).never
@@ -148,39 +156,43 @@ def candidates(
         query = query.where(EventRow.at <= bound)
     dialect = vault.engine.dialect.name
     pages = _by_rowid if dialect == "sqlite" else _by_ctid if dialect == "postgresql" else _by_id
-    for rows in pages(vault, query, size):
-        yield [
-            _Candidate(r[0], r[1], r[2], utc(r[3]), _aware(r[4]), bool(r[5]), _aware(r[6]))
+    aware, at = _aware, _aware_at
+    for rows, span in pages(vault, query, size):
+        found = [
+            _Candidate(r[0], r[1], r[2], at(r[3]), aware(r[4]), bool(r[5]), aware(r[6]))
             for r in rows
         ]
+        yield found, span
 
 
-def _by_id(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
+def _by_id(vault: Vault, query: Select[Any], size: int) -> Iterator[Page]:
     after = ""
     while True:
         with vault.engine.connect() as conn:
             page = query.where(RecordRow.id > after).order_by(RecordRow.id).limit(size)
-            rows = list(conn.execute(page))
+            rows = list(conn.execute(page).all())
         if not rows:
             return
-        yield rows
-        after = rows[-1][0]
+        last = str(rows[-1][0])
+        yield rows, and_(RecordRow.id > after, RecordRow.id <= last)
+        after = last
 
 
-def _by_rowid(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
+def _by_rowid(vault: Vault, query: Select[Any], size: int) -> Iterator[Page]:
     rowid: ColumnElement[int] = literal_column("vault_records.rowid")
     query = query.add_columns(rowid).order_by(rowid).limit(size)
     after = 0
     while True:
         with vault.engine.connect() as conn:
-            rows = list(conn.execute(query.where(rowid > after)))
+            rows = list(conn.execute(query.where(rowid > after)).all())
         if not rows:
             return
-        yield rows
-        after = int(rows[-1][-1])
+        last = int(rows[-1][-1])
+        yield rows, and_(rowid > after, rowid <= last)
+        after = last
 
 
-def _by_ctid(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[Any]]]:
+def _by_ctid(vault: Vault, query: Select[Any], size: int) -> Iterator[Page]:
     """Block ranges of the heap (TID range scans), each sorted by ``ctid`` and cut at
     ``size`` rows; the range grows while it holds fewer candidates than ``size``."""
     ctid: ColumnElement[str] = literal_column("vault_records.ctid")
@@ -194,26 +206,39 @@ def _by_ctid(vault: Vault, query: Select[Any], size: int) -> Iterator[list[Row[A
             )
             or 0
         )
-    after, span = "(0,0)", 1024
+    after, width = "(0,0)", 1024
     while _block(after) <= blocks:
-        upto = f"({_block(after) + span},0)"
+        upto = f"({_block(after) + width},0)"
         page = query.where(
             text("vault_records.ctid > CAST(:after AS tid)").bindparams(after=after),
             text("vault_records.ctid < CAST(:upto AS tid)").bindparams(upto=upto),
         )
         with vault.engine.connect() as conn:
-            rows = list(conn.execute(page))
+            rows = list(conn.execute(page).all())
         if rows:
-            yield rows
+            last = str(rows[-1][-1])
+            span = and_(
+                text("vault_records.ctid > CAST(:span_after AS tid)").bindparams(span_after=after),
+                text("vault_records.ctid <= CAST(:span_last AS tid)").bindparams(span_last=last),
+            )
+            yield rows, span
         if len(rows) == size:
             after = str(rows[-1][-1])
         else:
             after = upto
-            span = min(span * 2, 1 << 20)
+            width = min(width * 2, 1 << 20)
 
 
 def _block(tid: str) -> int:
     return int(tid[1 : tid.index(",")])
+
+
+def _aware_at(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    return utc(value) if value is not None else None
 
 
 def events_of(vault: Vault, subject_ids: set[str]) -> dict[str, dict[str, datetime]]:
@@ -238,6 +263,38 @@ class _Judge:
         self.holds = {c: bool(rules.holds_for(manifest, rule, c)) for c in rule.categories}
         self.record_level = rules.record_level(rule)
         self.collected = rule.anchor == Anchor.collected
+
+    def ranges(
+        self, span: ColumnElement[bool], inexact: set[str]
+    ) -> dict[str, ColumnElement[bool]]:
+        """Per category, a condition that matches exactly the batch's due records, for a
+        range ``DELETE``: the span, the category, the anchor at or before ``Limit.surely``
+        and no stored hold running (restriction and erased subjects the vault excludes).
+        Only where SQL can say it: not for categories under a manifest hold, not for
+        ``fiscal_year_end`` or ``anonymise`` (the aggregates need each record), and not for
+        a category with a due record past ``surely`` in this batch (``inexact``)."""
+        rule = self.rule
+        if rule.action == RetentionAction.anonymise or rule.anchor == Anchor.fiscal_year_end:
+            return {}
+        surely = self.limit.surely
+        unheld = or_(RecordRow.hold_until.is_(None), RecordRow.hold_until <= self.now)
+        if self.collected:
+            anchored: ColumnElement[bool] = RecordRow.created_at <= surely
+        else:
+            anchored = (
+                select(EventRow.subject_id)
+                .where(
+                    EventRow.subject_id == RecordRow.subject_id,
+                    EventRow.event == rules.event_name(rule.anchor, rule.event),
+                    EventRow.at <= surely,
+                )
+                .exists()
+            )
+        return {
+            c: and_(span, RecordRow.category == c, anchored, unheld)
+            for c in rule.categories
+            if not self.holds[c] and c not in inexact
+        }
 
     def needs_events(self, batch: list[_Candidate]) -> bool:
         return any(self.holds[c.category] for c in batch)
@@ -315,17 +372,22 @@ def sweep_rule(
     seen_subjects = {c: _Distinct() for c in rule.categories}
     judge = _Judge(vault.manifest, rule, now)
     due_verdict, held_verdict = rules.Verdict.due, rules.Verdict.held
-    for batch in candidates(vault, rule, now):
+    for batch, span in candidates(vault, rule, now):
         events = (
             events_of(vault, {c.subject_id for c in batch}) if judge.needs_events(batch) else {}
         )
         due: list[_Candidate] = []
+        inexact: set[str] = set()  # categories a range DELETE would not match exactly
+        surely = judge.limit.surely
         for cand in batch:
             verdict = judge.verdict(cand, events.get(cand.subject_id, {}))
             report = reports[cand.category]
             if verdict == held_verdict:
                 report.held += 1
-            elif verdict == due_verdict and cand.restricted:
+                continue
+            if verdict == due_verdict and cand.anchor_at is not None and cand.anchor_at > surely:
+                inexact.add(cand.category)
+            if verdict == due_verdict and cand.restricted:
                 report.restricted += 1
             elif verdict == due_verdict:
                 report.due += 1
@@ -333,7 +395,8 @@ def sweep_rule(
                 due.append(cand)
                 seen_subjects[cand.category].add(cand.subject_id)
         if due and not dry_run:
-            removed, emptied = remove_batch(vault, rule, due, now)
+            ranges = judge.ranges(span, inexact)
+            removed, emptied = remove_batch(vault, rule, due, now, ranges)
             for category, count in removed.items():
                 reports[category].done += count
             totals.erased_subjects += erase_subjects(vault, emptied)
@@ -341,6 +404,7 @@ def sweep_rule(
             progress(len(batch))
     for category, subjects in seen_subjects.items():
         reports[category].subjects = subjects.count
+        reports[category].oldest = _in_utc(reports[category].oldest)
 
 
 def _verdict(
@@ -361,13 +425,21 @@ def _verdict(
 
 
 def remove_batch(
-    vault: Vault, rule: RetentionRule, due: list[_Candidate], now: datetime
+    vault: Vault,
+    rule: RetentionRule,
+    due: list[_Candidate],
+    now: datetime,
+    ranges: dict[str, ColumnElement[bool]] | None = None,
 ) -> tuple[Counter[str], set[str]]:
-    """Delete one batch through :meth:`Vault.delete_records`: per category one transaction
-    with one ``DELETE`` (holds and restriction re-checked by the vault), the ledger entry,
-    the aggregates (``anonymise``), the vault's audit event and one ``retention.<action>``
-    audit event with counts. Returns the counts per category and the subjects of the batch
-    left with nothing but held records (found in the same transaction)."""
+    """Delete one batch: per category one transaction with one ``DELETE`` (holds and
+    restriction re-checked by the vault), the ledger entry, the aggregates (``anonymise``),
+    the vault's audit event and one ``retention.<action>`` audit event with counts.
+
+    A category in ``ranges`` goes through :meth:`Vault.delete_where` with that condition
+    (the batch's span of the scan and the rule's own conditions in SQL: the table is read
+    in order, no id list); the others through :meth:`Vault.delete_records` with the due
+    ids. Returns the counts per category and the subjects of the batch left with nothing
+    but held records (found in the same transaction)."""
     regions = _regions(vault, rule, due) if "count_per_region" in rule.aggregates else {}
     removed: Counter[str] = Counter()
     emptied: set[str] = set()
@@ -376,11 +448,12 @@ def remove_batch(
         by_category.setdefault(cand.category, []).append(cand)
     for category, items in by_category.items():
 
-        def on_delete(s: Session, gone: set[str], category: str = category) -> None:
+        def on_delete(s: Session, rows: list[Deleted], category: str = category) -> None:
+            gone = {r[0] for r in rows}
             kept = [c for c in by_category[category] if c.id in gone]
             if rule.action == RetentionAction.anonymise:
                 add_aggregates(s, rule, category, kept, regions)
-            subjects = {c.subject_id for c in kept}
+            subjects = {r[1] for r in rows}
             vault.audit.append(
                 s,
                 AuditEvent(
@@ -390,20 +463,29 @@ def remove_batch(
                     detail={
                         "rule": rule.id,
                         "category": category,
-                        "records": len(kept),
+                        "records": len(rows),
                         "subjects": len(subjects),
                     },
                 ),
             )
             emptied.update(empty_subjects(s, subjects, now))
 
-        gone = vault.delete_records(
-            ACTOR,
-            purpose_for(vault.manifest, [category]),
-            [c.id for c in items],
-            rule=rule.id,
-            on_delete=on_delete,
-        )
+        purpose = purpose_for(vault.manifest, [category])
+        where = (ranges or {}).get(category)
+        if where is not None:
+            gone = vault.delete_where(ACTOR, purpose, where, rule=rule.id, on_delete=on_delete)
+        else:
+            by_id = {c.id: c for c in items}
+
+            def on_ids(
+                s: Session,
+                ids: set[str],
+                on: Callable[[Session, list[Deleted]], None] = on_delete,
+                known: dict[str, _Candidate] = by_id,
+            ) -> None:
+                on(s, [(i, known[i].subject_id, known[i].category) for i in sorted(ids)])
+
+            gone = vault.delete_records(ACTOR, purpose, list(by_id), rule=rule.id, on_delete=on_ids)
         removed[category] = len(gone)
     return removed, emptied
 
@@ -477,11 +559,12 @@ def empty_subjects(s: Session, subject_ids: set[str], now: datetime) -> set[str]
     held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
     live = select(RecordRow.id).where(RecordRow.subject_id == SubjectRow.id, ~held).exists()
     ids, out = sorted(subject_ids), set[str]()
+    dialect = s.get_bind().dialect.name
     for start in range(0, len(ids), CHUNK):
         out.update(
             s.scalars(
                 select(SubjectRow.id).where(
-                    SubjectRow.id.in_(ids[start : start + CHUNK]),
+                    ids_in(SubjectRow.id, ids[start : start + CHUNK], dialect),
                     SubjectRow.erased_at.is_(None),
                     SubjectRow.restricted.is_(False),
                     ~live,

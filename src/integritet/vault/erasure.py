@@ -23,7 +23,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    String,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor, check
@@ -41,7 +52,16 @@ from integritet.vault.tables import (
 )
 
 LEDGER_NAME = "erasure-ledger.jsonl"
+Deleted = tuple[str, str, str]  # (record id, subject id, category) of a deleted record
 ID_CHUNK = 10_000  # ids per DELETE statement (SQLite allows 32,766 parameters)
+
+
+def ids_in(column: SQLColumnExpression[str], ids: list[str], dialect: str) -> ColumnElement[bool]:
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(:array)``, one parameter instead of
+    thousands (the statement is parsed and planned once, not once per list length)."""
+    if dialect == "postgresql":
+        return column == any_(cast(bindparam(None, ids, ARRAY(String)), ARRAY(String)))
+    return column.in_(ids)
 
 
 class _Refused(Exception):
@@ -241,9 +261,40 @@ class ErasureMixin(VaultCore):
         ids = sorted(set(record_ids))
         if not ids:
             return set()
+        then = (lambda s, rows: on_delete(s, {r[0] for r in rows})) if on_delete else None
+        return self._delete_batch(
+            actor, purpose, lambda s: self._delete_deletable(s, ids), rule, then
+        )
+
+    def delete_where(
+        self,
+        actor: Actor,
+        purpose: str,
+        where: ColumnElement[bool],
+        *,
+        rule: str,
+        on_delete: Callable[[Session, list[Deleted]], None] | None = None,
+    ) -> set[str]:
+        """Like :meth:`delete_records` for the records matching ``where`` (retention passes
+        a range of its scan plus the rule's conditions): one ``DELETE ... WHERE`` with the
+        same hold and restriction conditions, the same access check, ledger entry (the ids
+        the statement returned) and audit event. ``on_delete`` gets the deleted records'
+        (id, subject, category)."""
+        return self._delete_batch(
+            actor, purpose, lambda s: self._delete_matching(s, where), rule, on_delete
+        )
+
+    def _delete_batch(
+        self,
+        actor: Actor,
+        purpose: str,
+        deleter: Callable[[Session], list[Deleted]],
+        rule: str,
+        on_delete: Callable[[Session, list[Deleted]], None] | None,
+    ) -> set[str]:
         try:
             with self.tx() as s:
-                rows = self._delete_deletable(s, ids)
+                rows = deleter(s)
                 if not rows:
                     return set()
                 refused = self._first_refusal(s, actor, purpose, rows)
@@ -254,7 +305,7 @@ class ErasureMixin(VaultCore):
                 append_ledger(self.ledger_path, entry)
                 faults.point("erase.ledger_appended")
                 if on_delete is not None:
-                    on_delete(s, gone)
+                    on_delete(s, rows)
                 faults.point("erase.rows_deleted")
                 self.emit(
                     s,
@@ -284,17 +335,39 @@ class ErasureMixin(VaultCore):
         faults.point("erase.committed")
         return gone
 
+    def _delete_matching(self, s: Session, where: ColumnElement[bool]) -> list[Deleted]:
+        """Delete the deletable records matching ``where``; their (id, subject, category)."""
+        conditions = (where, *self._deletable_where())
+        if getattr(s.get_bind().dialect, "delete_returning", False):
+            result = s.execute(
+                delete(RecordRow)
+                .where(*conditions)
+                .returning(RecordRow.id, RecordRow.subject_id, RecordRow.category),
+                execution_options={"synchronize_session": False},
+            )
+            return [(r[0], r[1], r[2]) for r in result]
+        found = select(RecordRow.id, RecordRow.subject_id, RecordRow.category).where(*conditions)
+        rows = [(r[0], r[1], r[2]) for r in s.execute(found.with_for_update())]
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), ID_CHUNK):
+            s.execute(
+                delete(RecordRow).where(RecordRow.id.in_(ids[start : start + ID_CHUNK])),
+                execution_options={"synchronize_session": False},
+            )
+        return rows
+
     def _delete_deletable(self, s: Session, ids: list[str]) -> list[tuple[str, str, str]]:
         """Delete the deletable records of ``ids`` (see :meth:`_deletable`); their
         (id, subject, category). One statement per chunk of ids."""
         out: list[tuple[str, str, str]] = []
-        returning = bool(getattr(s.get_bind().dialect, "delete_returning", False))
+        dialect = s.get_bind().dialect
+        returning = bool(getattr(dialect, "delete_returning", False))
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start : start + ID_CHUNK]
             if returning:
                 result = s.execute(
                     delete(RecordRow)
-                    .where(RecordRow.id.in_(chunk), *self._deletable_where())
+                    .where(ids_in(RecordRow.id, chunk, dialect.name), *self._deletable_where())
                     .returning(RecordRow.id, RecordRow.subject_id, RecordRow.category),
                     execution_options={"synchronize_session": False},
                 )
