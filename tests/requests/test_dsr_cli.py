@@ -102,3 +102,17 @@ def test_codes_through_the_cli(
     assert f"{rid}: confirmed" in run(
         "request", "confirm", rid, "--code", code_in(mailbox.messages[-1])
     )
+
+
+def test_process_all_in_batches(cli_home: str, mailbox: Any) -> None:
+    rids = [
+        json.loads(
+            run("request", "new", "access", "--email", "kim@example.se", "--format", "json")
+        )["id"]
+        for _ in range(3)
+    ]
+    for rid in rids:
+        run("request", "verify", rid, "--staff-note", "called back", "--staff", "eva")
+    output = run("request", "process", "--batch", "2", "--workers", "2")
+    assert all(f"{rid}: completed" in output for rid in rids)
+    assert "processed 3 request(s)" in output

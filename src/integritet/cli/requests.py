@@ -168,6 +168,10 @@ def reject(
 def process(
     request_id: Annotated[str | None, typer.Argument(help="One request; default all.")] = None,
     policy: PolicyOption = None,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Erasures run together, step by step (1: one by one).")
+    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Threads taking batches at once.")] = 1,
 ) -> None:
     """Run the pending work now (what the server's worker does)."""
     with _engine(policy) as requests:
@@ -180,9 +184,16 @@ def process(
             TextColumn("requests"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as progress:
             task = progress.add_task("process", total=len(ids))
+            if batch > 1 or workers > 1:
+                step = batch * workers
+                for start in range(0, len(ids), step):
+                    part = ids[start : start + step]
+                    results.update(requests.process_many(part, batch=batch, workers=workers))
+                    progress.advance(task, len(part))
             for rid in ids:
-                results[rid] = requests.process(rid)
-                progress.advance(task)
+                if rid not in results:
+                    results[rid] = requests.process(rid)
+                    progress.advance(task)
         for rid, status in results.items():
             out.print(f"{rid}: {status.value}")
         out.print(f"processed {len(results)} request(s)")
