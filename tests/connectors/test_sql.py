@@ -263,3 +263,28 @@ def test_dataset_urls_come_from_the_environment(manifest: Manifest) -> None:
     built = connectors_for(with_crm, {"CRM_DATABASE_URL": "sqlite://"})
     assert list(built) == ["crm"] and built["crm"].manifest is with_crm
     built["crm"].close()
+
+
+def test_many_people_walked_together_get_their_own_rows(connector: SQLConnector) -> None:
+    bo = {"phone": "+46 70 765 43 21"}
+    alone = {"anna": found_keys(connector, ANNA), "bo": found_keys(connector, bo)}
+    with connector._connect() as conn:
+        together = connector._people(conn, {"anna": ANNA, "bo": bo, "nobody": {}})
+    keys = {
+        who: {table: sorted(rows) for table, rows in found.items() if rows}
+        for who, found in together.items()
+    }
+    assert keys == {**alone, "nobody": {}}
+    assert keys["anna"] == ANNAS_ROWS
+
+
+def test_erase_many_is_each_persons_erasure_in_one_transaction(
+    connector: SQLConnector, crm_engine: Engine
+) -> None:
+    bo = {"phone": "+46 70 765 43 21"}
+    reports = connector.erase_many({"anna": ANNA, "bo": bo})
+    assert reports["anna"].totals() == {"deleted": 5, "nulled": 2, "masked": 1, "held": 3}
+    assert reports["bo"].tables["contacts"].deleted == [2]
+    assert "newsletter" not in reports["bo"].tables
+    assert crm.keys(crm_engine, crm.contacts) == [3]
+    assert connector.find(ANNA) == [] and connector.find(bo) == []

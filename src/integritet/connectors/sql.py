@@ -36,6 +36,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Select,
     Table,
     UniqueConstraint,
     inspect,
@@ -78,6 +79,36 @@ def dataset_url(dataset: Dataset, environ: Mapping[str, str] | None = None) -> s
     if dataset.url:
         return dataset.url
     raise ConfigError(f"dataset {dataset.id}: give url_env (preferred) or url")
+
+
+def _run_all(conn: Connection, queries: list[Select[Any]]) -> list[list[dict[str, Any]]]:
+    """Run ``queries`` in the connection's transaction; rows as dicts, in order.
+
+    With psycopg (PostgreSQL) they are sent together in pipeline mode: one round trip for
+    all of them instead of one each. Elsewhere, one after another."""
+    if not queries:
+        return []
+    dialect = conn.dialect
+    raw = conn.connection.dbapi_connection
+    pipeline = getattr(raw, "pipeline", None)
+    if dialect.name != "postgresql" or dialect.driver != "psycopg" or pipeline is None:
+        return [[dict(r) for r in conn.execute(q).mappings()] for q in queries]
+    compiled = [
+        q.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}) for q in queries
+    ]
+    out: list[list[dict[str, Any]]] = []
+    with pipeline():
+        cursors = []
+        for c in compiled:
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            cursor.execute(str(c), c.params)
+            cursors.append(cursor)
+        for cursor in cursors:
+            rows = cursor.fetchall()  # syncs the pipeline: the description is known after
+            names = [d[0] for d in cursor.description or ()]
+            out.append([dict(zip(names, row, strict=True)) for row in rows])
+            cursor.close()
+    return out
 
 
 def jsonable(value: Any) -> Any:
@@ -205,10 +236,12 @@ class SQLConnector:
         return True
 
     def _roots(self, conn: Connection, people: Mapping[Any, Mapping[str, str]]) -> dict[Any, Found]:
-        """Each person's root rows: one query per table with identity columns for everyone;
-        the stored value comes back normalised by the same SQL expression the match uses, so
-        a row is given to exactly the people whose forms it matches."""
+        """Each person's root rows: one query per table with identity columns for everyone
+        (sent together); the stored value comes back normalised by the same SQL expression
+        the match uses, so a row is given to exactly the people whose forms it matches."""
         found: dict[Any, Found] = {person: {} for person in people}
+        plans: list[tuple[DatasetTable, dict[str, dict[str, set[Any]]]]] = []
+        queries: list[Select[Any]] = []
         for spec in self.specs.values():
             table = self.shape.tables[spec.name]
             owners: dict[str, dict[str, set[Any]]] = {}  # column -> form -> people
@@ -225,11 +258,15 @@ class SQLConnector:
                 name: identity.column_expression(kinds[name], table.c[name]).label(f"_n{i}")
                 for i, name in enumerate(owners)
             }
-            query = select(table, *normal.values()).where(
-                or_(*(normal[name].in_(sorted(forms)) for name, forms in owners.items()))
+            plans.append((spec, owners))
+            queries.append(
+                select(table, *normal.values()).where(
+                    or_(*(normal[name].in_(sorted(forms)) for name, forms in owners.items()))
+                )
             )
-            columns = list(table.c.keys())
-            for row in conn.execute(query).mappings():
+        for (spec, owners), rows in zip(plans, _run_all(conn, queries), strict=True):
+            columns = list(self.shape.tables[spec.name].c.keys())
+            for row in rows:
                 values = {c: row[c] for c in columns}
                 who: set[Any] = set()
                 for i, name in enumerate(owners):
@@ -245,38 +282,63 @@ class SQLConnector:
     def _collect_many(self, conn: Connection, people: dict[Any, Found]) -> dict[Any, Found]:
         """Follow references from each person's rows until no new rows turn up.
 
-        Each person gets exactly the rows a walk of their own would find; the lookups are
-        shared: one query per edge, direction and round for everyone (values already
-        fetched are answered from memory)."""
+        Round by round: every reference and direction with values not asked yet gets one
+        ``IN`` query for everyone, and the queries of a round are sent together (one round
+        trip on PostgreSQL); values already fetched are answered from memory. Each person
+        ends up with exactly the rows a walk of their own would find (the closure)."""
         asked: dict[Any, set[tuple[Edge, str, Any]]] = {person: set() for person in people}
         fetched: dict[tuple[Edge, str], dict[Any, list[dict[str, Any]]]] = {}
-        changed = True
-        while changed:
-            changed = False
-            for edge in self.edges:
-                for upward in (False, True):
-                    if upward and edge.follow not in ("parent", "both"):
-                        continue
-                    if not upward and edge.follow not in ("children", "both"):
-                        continue
-                    changed = (
-                        self._follow_many(conn, people, asked, fetched, edge, upward) or changed
-                    )
-        return people
+        steps = [
+            (edge, upward)
+            for edge in self.edges
+            for upward in (False, True)
+            if edge.follow in (("parent", "both") if upward else ("children", "both"))
+        ]
+        while True:
+            wanted: list[tuple[Edge, bool, dict[Any, list[Any]], int]] = []
+            queries: list[Select[Any]] = []
+            for edge, upward in steps:
+                fresh_of = self._fresh(people, asked, edge, upward)
+                if not fresh_of:
+                    continue
+                direction = "up" if upward else "down"
+                cache = fetched.setdefault((edge, direction), {})
+                missing = sorted(
+                    {v for fresh in fresh_of.values() for v in fresh if v not in cache}, key=repr
+                )
+                target, target_col = (edge.parent, edge.to) if upward else (edge.child, edge.column)
+                table = self.shape.tables[target]
+                parts = list(erasure.chunks(missing))
+                for part in parts:
+                    for value in part:
+                        cache[value] = []
+                    queries.append(select(table).where(table.c[target_col].in_(part)))
+                wanted.append((edge, upward, fresh_of, len(parts)))
+            if not wanted:
+                return people
+            results = iter(_run_all(conn, queries))
+            for edge, upward, fresh_of, count in wanted:
+                direction = "up" if upward else "down"
+                cache = fetched[(edge, direction)]
+                target, target_col = (edge.parent, edge.to) if upward else (edge.child, edge.column)
+                for _ in range(count):
+                    for got in next(results):
+                        cache.setdefault(got[target_col], []).append(got)
+                for person, fresh in fresh_of.items():
+                    for value in fresh:
+                        for row in cache.get(value, ()):
+                            self._add(people[person], target, row)
 
-    def _follow_many(
+    def _fresh(
         self,
-        conn: Connection,
         people: dict[Any, Found],
         asked: dict[Any, set[tuple[Edge, str, Any]]],
-        fetched: dict[tuple[Edge, str], dict[Any, list[dict[str, Any]]]],
         edge: Edge,
         upward: bool,
-    ) -> bool:
+    ) -> dict[Any, list[Any]]:
+        """Per person, the values of ``edge`` (in this direction) not asked about yet."""
         source, source_col = (edge.child, edge.column) if upward else (edge.parent, edge.to)
-        target, target_col = (edge.parent, edge.to) if upward else (edge.child, edge.column)
         direction = "up" if upward else "down"
-        cache = fetched.setdefault((edge, direction), {})
         fresh_of: dict[Any, list[Any]] = {}
         for person, found in people.items():
             values = {r[source_col] for r in found.get(source, {}).values()} - {None}
@@ -284,24 +346,7 @@ class SQLConnector:
             if fresh:
                 asked[person].update((edge, direction, v) for v in fresh)
                 fresh_of[person] = fresh
-        if not fresh_of:
-            return False
-        missing = sorted(
-            {v for fresh in fresh_of.values() for v in fresh if v not in cache}, key=repr
-        )
-        table = self.shape.tables[target]
-        for part in erasure.chunks(missing):
-            for value in part:
-                cache[value] = []
-            query = select(table).where(table.c[target_col].in_(part))
-            for got in conn.execute(query).mappings():
-                cache.setdefault(got[target_col], []).append(dict(got))
-        added = False
-        for person, fresh in fresh_of.items():
-            for value in fresh:
-                for row in cache.get(value, ()):
-                    added = self._add(people[person], target, row) or added
-        return added
+        return fresh_of
 
     def _person(self, conn: Connection, identities: Mapping[str, str]) -> Found:
         return self._people(conn, {0: identities}).get(0, {})
