@@ -20,6 +20,7 @@ from aiosmtpd.controller import Controller
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integritet.access import Actor
 from integritet.clock import FixedClock
 from integritet.manifest import Manifest
 from integritet.manifest.model import (
@@ -67,7 +68,8 @@ KILL_SCRIPT = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         return position
 
-    vault.audit.append = append
+    if not os.environ.get("INTEGRITET_FAILPOINT"):  # else the fault point kills the process
+        vault.audit.append = append
     run(manifest, vault, FixedClock(datetime(2026, 6, 1, tzinfo=UTC)))
     """
 )
@@ -108,6 +110,61 @@ def test_kill_9_mid_sweep_then_rerun(
     assert len(vault.records(APP, "account", fresh, "access_log")) == 1
     deleted = [e for e in vault.audit.entries() if e.action == "retention.delete"]
     assert sum(int(e.detail["records"]) for e in deleted) == 12  # type: ignore[arg-type]
+    assert vault.audit.verify().ok
+    vault.engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("point", "committed"),
+    [("erase.ledger_appended:3", 6), ("erase.rows_deleted:3", 6), ("erase.committed:3", 9)],
+)
+def test_kill_9_at_each_step_of_a_batch_then_rerun(
+    retention_settings: Settings,
+    loggamera: Manifest,
+    clock: FixedClock,
+    tmp_path: Path,
+    point: str,
+    committed: int,
+) -> None:
+    """SIGKILL in the third batch after its ledger entry, after its DELETE and audit events
+    (both before the commit) and after its commit: whole batches are done or not, the rerun
+    deletes exactly the rest, the ledger replays without deleting anything else."""
+    rule = RetentionRule(
+        id="old-logs", categories=["access_log"], duration=Duration.parse("30d"),
+        anchor=Anchor.collected,
+    )  # fmt: skip
+    manifest = loggamera.model_copy(update={"retention": [rule], "log_sources": [], "datasets": []})
+    vault = opened(retention_settings, manifest, clock)
+    subjects = [person(vault, f"p{i}@example.se", categories=("contact", "access_log"))
+                for i in range(12)]  # fmt: skip
+    clock.set(datetime(2026, 5, 30, tzinfo=UTC))
+    fresh = person(vault, "fresh@example.se", categories=("access_log",))
+    script = tmp_path / "sweep.py"
+    script.write_text(KILL_SCRIPT)
+    policy = Path(__file__).resolve().parents[2] / "examples" / "loggamera" / "policy.yaml"
+    url = retention_settings.resolved_database_url
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "INTEGRITET_FAILPOINT": point}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(policy), str(retention_settings.home), url],
+        capture_output=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    left = sum(len(vault.records(APP, "account", s, "access_log")) for s in subjects)
+    assert left == 12 - committed
+
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    report = run(manifest, vault, clock)
+
+    assert report.done == 12 - committed
+    assert all(vault.records(APP, "account", s, "access_log") == [] for s in subjects)
+    assert all(len(vault.records(APP, "account", s, "contact")) == 1 for s in subjects)
+    assert len(vault.records(APP, "account", fresh, "access_log")) == 1
+    for action in ("retention.delete", "vault.delete_records"):
+        events = [e for e in vault.audit.entries() if e.action == action]
+        assert sum(int(e.detail["records"]) for e in events) == 12  # type: ignore[arg-type]
+    assert vault.replay_erasures(Actor.system("ops")).erased_records == 0
+    assert len(vault.records(APP, "account", fresh, "access_log")) == 1
     assert vault.audit.verify().ok
     vault.engine.dispose()
 

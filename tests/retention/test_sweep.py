@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -131,4 +132,58 @@ def test_anonymise_keeps_only_aggregates(
     assert set(AggregateRow.__table__.columns.keys()) == {
         "id", "rule_id", "category", "kind", "bucket", "count"
     }  # fmt: skip
+    vault.engine.dispose()
+
+
+def test_range_and_id_deletes_remove_exactly_the_due_records(
+    retention_settings: Settings, loggamera: Manifest, clock: FixedClock, monkeypatch: object
+) -> None:
+    """One record per batch: a plainly expired record goes by a range DELETE, one expired
+    only by calendar arithmetic (1 month from 28 Feb) by its id, one not yet due, one with
+    a stored hold and one of a restricted subject stay."""
+    from integritet.retention import sweep
+
+    monkeypatch.setattr(sweep, "BATCH", 1)  # type: ignore[attr-defined]
+    rule = RetentionRule(
+        id="logs-1m", categories=["access_log"], duration=Duration.parse("1m"),
+        anchor=Anchor.collected,
+    )  # fmt: skip
+    manifest = loggamera.model_copy(update={"retention": [rule], "log_sources": [], "datasets": []})
+    vault = opened(retention_settings, manifest, clock)
+    created = {}
+    for name, at in [("old", datetime(2026, 1, 10, tzinfo=UTC)),
+                     ("edge", datetime(2026, 2, 28, tzinfo=UTC)),
+                     ("young", datetime(2026, 3, 1, tzinfo=UTC)),
+                     ("held", datetime(2026, 1, 10, tzinfo=UTC)),
+                     ("locked", datetime(2026, 1, 10, tzinfo=UTC))]:  # fmt: skip
+        clock.set(at)
+        created[name] = person(vault, f"{name}@example.se", categories=("contact", "access_log"))
+    vault.restrict(APP, created["locked"], "accuracy contested")
+    with vault.tx() as s:
+        row = s.scalars(select(RecordRow).where(
+            RecordRow.subject_id == created["held"], RecordRow.category == "access_log"
+        )).one()  # fmt: skip
+        row.hold_until = datetime(2027, 1, 1, tzinfo=UTC)
+    clock.set(datetime(2026, 3, 29, tzinfo=UTC))
+    paths: list[str] = []
+    for name in ("delete_where", "delete_records"):
+        original = getattr(vault, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+            paths.append(_name)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(vault, name, spy)  # type: ignore[attr-defined]
+
+    report = run(manifest, vault, clock)
+
+    assert paths == ["delete_where", "delete_records"]  # old by its range, edge by its id
+    logs = by_rule(report, "logs-1m", "access_log")
+    assert (logs.due, logs.done, logs.held, logs.restricted) == (2, 2, 1, 1)  # type: ignore[attr-defined]
+    left = {name: records(vault, sid, "access_log") for name, sid in created.items()}
+    assert left == {"old": 0, "edge": 0, "young": 1, "held": 1, "locked": 1}
+    assert all(records(vault, sid, "contact") == 1 for sid in created.values())
+    deletes = [e for e in vault.audit.entries() if e.action == "vault.delete_records"]
+    assert sorted(int(e.detail["records"]) for e in deletes) == [1, 1]  # type: ignore[arg-type]
+    assert vault.audit.verify().ok
     vault.engine.dispose()
