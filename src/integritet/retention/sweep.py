@@ -1,14 +1,18 @@
-"""Executing the rules on the vault: batched, audited, crash-safe, with a dry run.
+"""Executing the rules on the vault: set-based, batched, audited, crash-safe, with a dry run.
 
 Planning reads only metadata of the vault's tables (record ids, categories, creation
-times, hold dates, subject events) — never a sealed value — in keyset-paginated batches,
-so memory stays flat. Each batch of due records is removed through
-:meth:`Vault.delete_records`, in one transaction per category together with its aggregates
-(``anonymise``), the vault's audit event and one ``retention.<action>`` audit event (rule
-id, category and counts, no personal data); the record ids go to the erasure ledger first,
-so ``vault replay-erasures`` after a backup restore deletes them again. A process killed
-mid-sweep leaves whole batches done or not done; a rerun recomputes what is due from the
-database, so nothing is removed twice and nothing is missed.
+times, hold dates, subject restriction and events), never a sealed value, in batches that
+follow the table's physical order (:func:`candidates`), so memory stays flat and the table
+is read sequentially. Verdicts come from :mod:`.rules`, with the per-rule parts computed
+once (:class:`_Judge`). Each batch's due records go, per category, in one transaction:
+one ``DELETE`` (by the batch's range of the table plus the rule's conditions where SQL can
+state them exactly, :meth:`Vault.delete_where`; by id otherwise, :meth:`Vault.delete_records`)
+in which the vault re-checks holds and restriction, the aggregates (``anonymise``), the
+vault's audit event and one ``retention.<action>`` audit event (rule id, category and
+counts, no personal data); the deleted ids go to the erasure ledger (fsynced once per batch,
+before the commit), so ``vault replay-erasures`` after a backup restore deletes them again.
+A process killed mid-sweep leaves whole batches done or not done; a rerun recomputes what
+is due from the database, so nothing is removed twice and nothing is missed.
 
 A subject left with no records but those under a legal hold is erased entirely through
 :meth:`Vault.erase` (keys destroyed, identities and events deleted, held records kept under
