@@ -163,3 +163,45 @@ def test_a_changed_link_is_refused(site: Site, smtp_server: Any) -> None:
     refused = site.client.post(tampered, data={"csrf_token": token.group(1)})
     assert refused.status_code == 404
     assert services.consent.may_contact(site.alice, "newsletter", "email").allowed
+
+
+def test_policy_change_notice_from_the_cli_carries_list_unsubscribe(
+    site: Site, smtp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`integritet policy publish` builds its own Mailer(settings): same header."""
+    from typer.testing import CliRunner
+
+    from integritet.cli.app import app as cli
+
+    settings = site.services.settings
+    monkeypatch.setenv("INTEGRITET_HOME", str(settings.home))
+    monkeypatch.setenv("INTEGRITET_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("INTEGRITET_BASE_URL", BASE_URL)
+    original = (Path(__file__).parents[2] / "examples" / "loggamera" / "policy.yaml").read_text()
+    edited = original.replace('  version: "2024.1"', '  version: "2024.2"', 1).replace(
+        "    duration: 3y\n    anchor: last_login", "    duration: 5y\n    anchor: last_login", 1
+    )  # a material change to how long contact data is kept: everyone with it is told
+    assert edited.count("2024.2") == 1 and "duration: 5y" in edited
+    (tmp_path / "v1.yaml").write_text(original)
+    (tmp_path / "v2.yaml").write_text(edited)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["policy", "publish", "--policy", str(tmp_path / "v1.yaml")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, ["policy", "publish", "--policy", str(tmp_path / "v2.yaml")])
+    assert second.exit_code == 0, second.output
+    (notice,) = [m for m in smtp_server.messages if m["To"] == ALICE]
+    assert _preferences_link(notice).startswith("/portal/preferences/v1.")
+    assert notice["List-Unsubscribe-Post"] is None
+    assert site.client.get(_preferences_link(notice)).status_code == 200
+
+
+def test_only_the_mailer_sends_mail() -> None:
+    """Every email goes through integritet.mail.Mailer, which adds List-Unsubscribe: no other
+    module talks SMTP or builds messages of its own."""
+    src = Path(__file__).parents[2] / "src" / "integritet"
+    senders = [
+        path.relative_to(src).as_posix()
+        for path in src.rglob("*.py")
+        if re.search(r"\bsmtplib\b|EmailMessage\(\)", path.read_text(encoding="utf-8"))
+    ]
+    assert senders == ["mail.py"]
