@@ -31,6 +31,7 @@ def read_held(
     request: str | None,
     *,
     records: bool = True,
+    identities_only: bool = False,
     session: Session | None = None,
 ) -> bulk.Held:
     """The subject's identities and records (``records=False``: only which categories),
@@ -45,12 +46,12 @@ def read_held(
     if session is not None:
         return bulk.read_subject(
             vault, session, ctx.system, subject_id, ctx.purpose_for,
-            rights_request=request, records=records,
+            rights_request=request, records=records, identities_only=identities_only,
         )  # fmt: skip
     with ctx.sessions() as own, own.begin():
         return bulk.read_subject(
             vault, own, ctx.system, subject_id, ctx.purpose_for,
-            rights_request=request, records=records,
+            rights_request=request, records=records, identities_only=identities_only,
         )  # fmt: skip
 
 

@@ -133,9 +133,10 @@ class Runner:
         """Move one request on as far as it can go now; returns its status."""
         status = self._start(request_id)
         if status == Status.in_progress:
-            self._run_steps(request_id)
-            if not self._outstanding(request_id):
-                return self._complete(request_id)
+            results = self._run_steps(request_id)
+            told = "recipients" in results  # no recipients step: no task can be outstanding
+            if not told or not self._outstanding(request_id):
+                return self._complete(request_id, results)
             return self._wait_for_recipients(request_id)
         if status == Status.waiting_for_recipients and not self._outstanding(request_id):
             return self._complete(request_id)
@@ -313,9 +314,12 @@ class Runner:
             query = select(StepRow).where(StepRow.request_id == request_id)
             return list(session.scalars(query.order_by(StepRow.seq)))
 
-    def _run_steps(self, request_id: str) -> None:
+    def _run_steps(self, request_id: str) -> dict[str, Any]:
+        """Run the steps not done yet; returns every step's result by name."""
+        results: dict[str, Any] = {}
         for step in self.steps(request_id):
             if step.status == "done":
+                results[step.name] = step.result
                 continue
             self._mark(step.id, "running")
             self.fault(f"before:{step.name}")
@@ -323,6 +327,8 @@ class Runner:
             self.fault(f"ran:{step.name}")
             self._mark(step.id, "done", result)
             self.fault(f"after:{step.name}")
+            results[step.name] = result
+        return results
 
     def _mark(self, step_id: int, status: str, result: dict[str, Any] | None = None) -> None:
         """One UPDATE in its own transaction: ``running`` (attempts + 1) or ``done``."""
@@ -366,11 +372,13 @@ class Runner:
             self.ctx.outbox.deliver_due()
         return propagate.poll(self.ctx, request_id)
 
-    def _complete(self, request_id: str) -> Status:
+    def _complete(self, request_id: str, results: dict[str, Any] | None = None) -> Status:
         with self.ctx.sessions() as session:
             row = self.lc.load(session, request_id)
             contact = self.lc.open_value(row, "contact_sealed")
-            counts = {s.name: s.result for s in self.steps(request_id)}
+        counts = (
+            results if results is not None else {s.name: s.result for s in self.steps(request_id)}
+        )
         summary = _summary(row.kind, counts)
         notices.send(self.ctx, contact, "completed", request=request_id, kind=row.kind, **summary)
         self.fault("told")

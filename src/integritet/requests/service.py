@@ -124,7 +124,7 @@ class Requests:
         if subject is not None and real_vault(ctx) is not None:
             # the identities are read and the request stored in one transaction
             with ctx.sessions() as session, session.begin():
-                held = read_held(ctx, subject, request_id, records=False, session=session)
+                held = read_held(ctx, subject, request_id, identities_only=True, session=session)
                 return self.lifecycle.create(
                     kind,
                     identity_kind="subject",

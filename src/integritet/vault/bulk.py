@@ -71,11 +71,18 @@ def read_subject(
     *,
     rights_request: str | None = None,
     records: bool = True,
+    identities_only: bool = False,
 ) -> Held:
     """Identities and records of one subject; raises NotFound / KeyDestroyed like
     :meth:`~integritet.vault.Vault.records` for an unknown or erased subject."""
     found = read_subjects(
-        vault, session, actor, {subject_id: rights_request}, purpose_for, records=records
+        vault,
+        session,
+        actor,
+        {subject_id: rights_request},
+        purpose_for,
+        records=records,
+        identities_only=identities_only,
     )
     if subject_id not in found:
         subject = vault.subject_row(session, subject_id)  # raises NotFound / KeyDestroyed
@@ -91,11 +98,14 @@ def read_subjects(
     purpose_for: Callable[[str], str],
     *,
     records: bool = True,
+    identities_only: bool = False,
 ) -> dict[str, Held]:
     """``{subject id: Held}`` for the live subjects of ``requests`` (subject id -> the id of
     the person's own request, or None); unknown and erased subjects are left out.
 
-    ``records=False`` reads which categories hold records without decrypting them."""
+    ``records=False`` reads which categories hold records without decrypting them;
+    ``identities_only`` reads only the identities (what :meth:`Vault.identities` does, with
+    its ``vault.identities`` audit event)."""
     ids = list(requests)
     subjects: dict[str, SubjectRow] = {}
     for start in range(0, len(ids), CHUNK):
@@ -106,7 +116,7 @@ def read_subjects(
     if not subjects:
         return {}
     manifest = vault.manifest
-    categories = [c.id for c in manifest.categories]
+    categories = [] if identities_only else [c.id for c in manifest.categories]
     any_purpose = manifest.purposes[0].id
     for sid, subject in subjects.items():
         own = requests[sid]
@@ -134,7 +144,9 @@ def read_subjects(
     rows_of: dict[str, list[Any]] = {sid: [] for sid in live}
     for start in range(0, len(live), CHUNK):
         part = live[start : start + CHUNK]
-        if records:
+        if identities_only:
+            pass
+        elif records:
             query = (
                 select(RecordRow)
                 .where(RecordRow.subject_id.in_(part), RecordRow.category.in_(categories))
@@ -160,6 +172,17 @@ def read_subjects(
             held[identity.subject_id].identities[identity.kind] = value
     for sid in live:
         subject = subjects[sid]
+        if identities_only:
+            vault.emit(
+                session,
+                actor,
+                "vault.identities",
+                "allowed",
+                purpose=any_purpose,
+                subject=subject,
+                detail={"count": len(held[sid].identities), **own_rights(subject, requests[sid])},
+            )
+            continue
         if records:
             for opened in vault._open(session, subject, rows_of[sid]):
                 held[sid].records.setdefault(opened.category, []).append(opened)
