@@ -299,6 +299,27 @@ def test_without_sqlean_verify_walks_in_python(
     assert result.last_hash == rows[0][10]
 
 
+def test_an_error_in_sql_or_no_sql_connection_leaves_the_answer_to_the_walker(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three(log)
+    conn = _connect(log)
+    conn.execute("UPDATE audit_events SET action = 'vault.erase' WHERE position = 3")
+    conn.close()
+    expected = _reference(log)
+    assert (expected.ok, expected.bad_position) == (False, 3)
+    monkeypatch.setattr(sqlverify, "RANGE_CHECK_SQL", "SELECT no_such_function(1)")
+    for workers in (1, 2):
+        assert log.verify(workers=workers, batch=1, sql=True) == expected
+
+    def refuse(_path: str) -> Any:
+        raise sqlverify.Unavailable("read-only directory, no -shm")
+
+    monkeypatch.setattr(sqlverify, "connect", refuse)  # also in the forked workers
+    for workers in (1, 2):
+        assert log.verify(workers=workers, batch=1, sql=True) == expected
+
+
 def test_reads_the_wal_file_read_only_beside_a_writer(log: AuditLog) -> None:
     """SQLite 3.50 (sqlean) reads what the stdlib's SQLite wrote to the WAL, read-only.
 

@@ -155,12 +155,19 @@ def connect(path: str) -> Any:
 
 
 def check_range(conn: Any, start: int, end: int, signed: Mapping[int, str]) -> RangeResult:
-    """Check rows ``start..end`` in SQL; the link into ``start`` is the caller's to check."""
-    conn.execute("BEGIN")  # one snapshot for the range, its first link and last hash
+    """Check rows ``start..end`` in SQL; the link into ``start`` is the caller's to check.
+
+    An error from sqlean (a damaged file, say) only puts the range in doubt: the walker,
+    on the stdlib's connection, then reads it and answers (or raises) as it always did.
+    """
     try:
-        return _check(conn, RANGE_CHECK_SQL, "?", start, end, signed)
-    finally:
-        conn.execute("COMMIT")
+        conn.execute("BEGIN")  # one snapshot for the range, its first link and last hash
+        try:
+            return _check(conn, RANGE_CHECK_SQL, "?", start, end, signed)
+        finally:
+            conn.execute("COMMIT")
+    except sqlean.Error:
+        return RangeResult(start, end, False)
 
 
 def check_range_pg(conn: Any, start: int, end: int, signed: Mapping[int, str]) -> RangeResult:
