@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, insert, select
 
 from integritet.access import Actor
@@ -100,5 +101,32 @@ def test_delete_records_leaves_held_and_restricted_records(
         assert seen == [gone]
         assert [r.category for r in vault.records(APP, "accounting", sid)] == ["sales"]
         assert vault.delete_records(APP, "accounting", [], rule="test") == set()
+    finally:
+        vault.engine.dispose()
+
+
+def test_a_refused_delete_is_rolled_back_and_audited(
+    retention_settings: Settings, loggamera: Manifest, clock: FixedClock
+) -> None:
+    from integritet.errors import AccessDenied
+
+    vault = opened(retention_settings, loggamera, clock)
+    try:
+        sid = person(vault, "kept@example.se", categories=("contact", "access_log"))
+        ids = {r.id for r in vault.records(APP, "account", sid)}
+        support = Actor.staff("sam", "support")  # may read and write, not erase
+        ledger_before = vault.ledger_path.read_text() if vault.ledger_path.exists() else ""
+        with pytest.raises(AccessDenied):
+            vault.delete_records(support, "account", sorted(ids), rule="test")
+        where = RecordRow.subject_id == sid
+        with pytest.raises(AccessDenied):
+            vault.delete_where(support, "account", where, rule="test")
+        assert {r.id for r in vault.records(APP, "account", sid)} == ids
+        assert (vault.ledger_path.read_text() if vault.ledger_path.exists() else "") == (
+            ledger_before
+        )
+        denied = [e for e in vault.audit.entries() if e.action == "vault.delete_records"]
+        assert [e.outcome for e in denied] == ["denied", "denied"]
+        assert vault.audit.verify().ok
     finally:
         vault.engine.dispose()
