@@ -37,12 +37,16 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Select,
+    String,
     Table,
     UniqueConstraint,
+    any_,
+    bindparam,
     inspect,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
 from integritet.connectors import erasure, identity
@@ -81,27 +85,45 @@ def dataset_url(dataset: Dataset, environ: Mapping[str, str] | None = None) -> s
     raise ConfigError(f"dataset {dataset.id}: give url_env (preferred) or url")
 
 
-def _run_all(conn: Connection, queries: list[Select[Any]]) -> list[list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class _Query:
+    """One lookup of the walk: ``generic`` runs anywhere; on PostgreSQL the statement from
+    ``pg`` (values as one array parameter, ``= ANY(...)``) is compiled once per ``key``."""
+
+    key: tuple[Any, ...]
+    generic: Select[Any]
+    pg: Callable[[], Select[Any]]
+    params: dict[str, Any]
+
+
+def _run_all(
+    conn: Connection,
+    queries: list[_Query],
+    compiled: dict[tuple[Any, ...], tuple[str, dict[str, Any]]],
+) -> list[list[dict[str, Any]]]:
     """Run ``queries`` in the connection's transaction; rows as dicts, in order.
 
-    With psycopg (PostgreSQL) they are sent together in pipeline mode: one round trip for
-    all of them instead of one each. Elsewhere, one after another."""
+    With psycopg (PostgreSQL) they are sent together in pipeline mode, one round trip for
+    all of them, as statements compiled once (``compiled`` caches the SQL). Elsewhere, one
+    after another through SQLAlchemy."""
     if not queries:
         return []
     dialect = conn.dialect
     raw = conn.connection.dbapi_connection
     pipeline = getattr(raw, "pipeline", None)
     if dialect.name != "postgresql" or dialect.driver != "psycopg" or pipeline is None:
-        return [[dict(r) for r in conn.execute(q).mappings()] for q in queries]
-    compiled = [
-        q.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}) for q in queries
-    ]
+        return [[dict(r) for r in conn.execute(q.generic).mappings()] for q in queries]
+    for q in queries:
+        if q.key not in compiled:
+            statement = q.pg().compile(dialect=dialect)
+            compiled[q.key] = (str(statement), dict(statement.params))  # constants included
     out: list[list[dict[str, Any]]] = []
     with pipeline():
         cursors = []
-        for c in compiled:
+        for q in queries:
             cursor = raw.cursor()  # type: ignore[union-attr]
-            cursor.execute(str(c), c.params)
+            sql, constants = compiled[q.key]
+            cursor.execute(sql, {**constants, **q.params})
             cursors.append(cursor)
         for cursor in cursors:
             rows = cursor.fetchall()  # syncs the pipeline: the description is known after
@@ -145,6 +167,7 @@ class SQLConnector:
             for r in t.references
         ]
         self._shape: Shape | None = None
+        self._compiled: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}  # PostgreSQL
         self._db_edges: list[Edge] = []
 
     # ----------------------------------------------------------------- reflection
@@ -241,7 +264,7 @@ class SQLConnector:
         the match uses, so a row is given to exactly the people whose forms it matches."""
         found: dict[Any, Found] = {person: {} for person in people}
         plans: list[tuple[DatasetTable, dict[str, dict[str, set[Any]]]]] = []
-        queries: list[Select[Any]] = []
+        queries: list[_Query] = []
         for spec in self.specs.values():
             table = self.shape.tables[spec.name]
             owners: dict[str, dict[str, set[Any]]] = {}  # column -> form -> people
@@ -259,12 +282,27 @@ class SQLConnector:
                 for i, name in enumerate(owners)
             }
             plans.append((spec, owners))
+            params = {f"f{i}": sorted(forms) for i, forms in enumerate(owners.values())}
+
+            def pg(table: Table = table, normal: dict[str, Any] = normal) -> Select[Any]:
+                arrays = [
+                    expr == any_(bindparam(f"f{i}", type_=ARRAY(String())))
+                    for i, expr in enumerate(normal.values())
+                ]
+                return select(table, *normal.values()).where(or_(*arrays))
+
             queries.append(
-                select(table, *normal.values()).where(
-                    or_(*(normal[name].in_(sorted(forms)) for name, forms in owners.items()))
+                _Query(
+                    ("roots", spec.name, tuple(owners)),
+                    select(table, *normal.values()).where(
+                        or_(*(normal[name].in_(sorted(forms)) for name, forms in owners.items()))
+                    ),
+                    pg,
+                    params,
                 )
             )
-        for (spec, owners), rows in zip(plans, _run_all(conn, queries), strict=True):
+        found_rows = _run_all(conn, queries, self._compiled)
+        for (spec, owners), rows in zip(plans, found_rows, strict=True):
             columns = list(self.shape.tables[spec.name].c.keys())
             for row in rows:
                 values = {c: row[c] for c in columns}
@@ -296,7 +334,7 @@ class SQLConnector:
         ]
         while True:
             wanted: list[tuple[Edge, bool, dict[Any, list[Any]], int]] = []
-            queries: list[Select[Any]] = []
+            queries: list[_Query] = []
             for edge, upward in steps:
                 fresh_of = self._fresh(people, asked, edge, upward)
                 if not fresh_of:
@@ -312,11 +350,24 @@ class SQLConnector:
                 for part in parts:
                     for value in part:
                         cache[value] = []
-                    queries.append(select(table).where(table.c[target_col].in_(part)))
+                    column = table.c[target_col]
+
+                    def pg(table: Table = table, column: Any = column) -> Select[Any]:
+                        values = bindparam("values", type_=ARRAY(column.type))
+                        return select(table).where(column == any_(values))
+
+                    queries.append(
+                        _Query(
+                            ("walk", target, target_col),
+                            select(table).where(column.in_(part)),
+                            pg,
+                            {"values": list(part)},
+                        )
+                    )
                 wanted.append((edge, upward, fresh_of, len(parts)))
             if not wanted:
                 return people
-            results = iter(_run_all(conn, queries))
+            results = iter(_run_all(conn, queries, self._compiled))
             for edge, upward, fresh_of, count in wanted:
                 direction = "up" if upward else "down"
                 cache = fetched[(edge, direction)]
