@@ -29,8 +29,8 @@ client: use those figures only as ratios).
    ``/proc``, before and after each phase): less sensitive to other load than wall rates.
    Reported: best round's request rate, p50/p99 latency, CPU ms per request, and the
    ratio to ``GET /api/v1/health`` (the trivial endpoint in the same app) per round and
-   its median. Goals (issues 5
-   and 8): ratio >= 0.70, p99 < 5 ms, server RSS after warm-up < 150 MB (``VmRSS``).
+   its median. Goals (issues 5 and 8): ratio >= 0.70, p99 < 5 ms, server RSS after
+   warm-up < 150 MB (``VmRSS``).
 
 The record read is ``GET /api/v1/subjects/{id}/records?purpose=account``: it decrypts the
 record under the subject's key and appends an audit event (one committed transaction per
