@@ -23,7 +23,7 @@ def _calls(env: Env) -> list[tuple[str, dict[str, str]]]:
     return [
         (ask.format(alice, "newsletter", "email"), admin),  # consent given
         (ask.format(bob, "newsletter", "email"), reader),  # no consent
-        (ask.format(alice, "newsletter", "email"), dpo),  # session; no role serves it: 403
+        (ask.format(alice, "newsletter", "email"), dpo),  # a session: the route's (403 here)
         (ask.format(alice, "newsletter", "email"), admin_a),  # the same for a customer admin
         (ask.format("no-such-subject", "newsletter", "email"), admin),  # 404
         (ask.format(alice, "no-such-purpose", "email"), admin),  # 422

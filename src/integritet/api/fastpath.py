@@ -2,17 +2,18 @@
 
 A sending system calls ``may-contact`` once per message, so most of its cost was FastAPI's
 routing, dependency solving and response handling, not the decision. This ASGI middleware
-answers the common case directly: a bearer credential, exactly one ``subject``,
+answers the common case directly: an API token (``Bearer itk_...``), exactly one ``subject``,
 ``purpose`` and ``channel`` within their length limits, and remembered decisions (a
 file-backed SQLite database). It runs exactly the checks the route runs, in the same
-order and with the same functions: the token or session (:func:`~integritet.api.auth.
-bearer_principal`), the consent purpose and channel, the route-level action ``read``
+order and with the same functions: the token (:func:`~integritet.api.auth.bearer_principal`,
+a read-only lookup), the consent purpose and channel, the route-level action ``read``
 (token scope or role), the subject's customer, then purpose, role and relationship
 (:func:`integritet.access.check`), then the decision.
 
 Everything else goes to the route itself, which then answers: a missing or repeated
-parameter (422 with the framework's validation detail), cookie sign-in, PostgreSQL (the
-route queries off the event loop), and *every* refusal or error. The fast path has no side
+parameter (422 with the framework's validation detail), sessions (looking one up touches
+it, a write), cookie sign-in, PostgreSQL (the route queries off the event loop), and
+*every* refusal or error. The fast path has no side
 effects before its answer, so when any check raises, the route repeats the checks and
 answers with the error response and the audit event (``api.read`` denied) exactly once.
 """
@@ -59,7 +60,7 @@ class MayContactFastPath:
             return None
         params = _params(scope)
         token = bearer_value(_header(scope, b"authorization"))
-        if params is None or token is None:
+        if params is None or token is None or not token.startswith("itk_"):
             return None
         subject, purpose, channel = params["subject"], params["purpose"], params["channel"]
         try:
