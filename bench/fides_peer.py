@@ -92,13 +92,24 @@ def group_cpu_s(pgid: int) -> float:
     return total
 
 
+def check_venv(venv: Path) -> Path:
+    """The ``fides`` executable of the venv, or exit saying how to create it."""
+    exe = venv / "bin" / "fides"
+    if not exe.exists():
+        sys.exit(
+            f"no Fides at {exe}; create its own venv (not .venv; see {SETUP}):\n"
+            f"  python3 -m venv {venv}\n"
+            f"  {venv}/bin/pip install ethyca-fides==2.78.2\n"
+            "PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) must be running."
+        )
+    return exe
+
+
 class FidesServer:
     """``fides webserver`` from the Fides venv as a subprocess in its own process group."""
 
     def __init__(self, venv: Path, port: int, workdir: Path, pg_url: str) -> None:
-        exe = venv / "bin" / "fides"
-        if not exe.exists():
-            sys.exit(f"no Fides at {exe}; create the venv as described in {SETUP}")
+        exe = check_venv(venv)
         env = dict(os.environ)
         env.update(read_env(HERE / "fides" / "fides.env"))
         url = make_url(pg_url)
@@ -347,6 +358,8 @@ def main() -> None:
     n_i, n_f = args.requests, args.fides_requests
     if n_f > n_i:
         parser.error("--fides-requests must not exceed --requests (same access people)")
+    if not args.fides_url:
+        check_venv(args.fides_venv)
     dsr = load_dsr_bench()
     picks = dsr.chosen_people(people, n_i + n_f)
     access, erase_i, erase_f = picks[:n_i], picks[n_i : 2 * n_i], picks[2 * n_i : 2 * n_i + n_f]
