@@ -168,7 +168,9 @@ class WebhookOutbox:
                     select(DeliveryRow.idempotency_key, DeliveryRow.id).where(
                         DeliveryRow.idempotency_key.in_(keys)
                     )
-                ).tuples().all()
+                )
+                .tuples()
+                .all()
             )
         now = self.clock.now()
         rows: list[DeliveryRow] = []
