@@ -1,17 +1,19 @@
 """Fides OSS beside integritet: access and erasure requests on the same PostgreSQL dataset.
 
-    .venv/bin/python bench/fides_peer.py --quick                  # 10k people, 20 + 20 Fides
+    .venv/bin/python bench/fides_peer.py --quick   # 10k people; 50 + 50 integritet, 20 + 20 Fides
     .venv/bin/python bench/fides_peer.py --people 100000 --fides-requests 50
     .venv/bin/python bench/fides_peer.py --fides-url http://127.0.0.1:8080   # server already up
 
 One run, one dataset: a fresh PostgreSQL schema is populated by ``bench/requests.py``'s
-``load_dataset`` (13 tables, ~20 rows per person, dropped afterwards). integritet's side is
-``bench/requests.py``'s own measurement (``run_requests`` through ``open_requests``: vault,
-audit, webhooks to a local receiver). Fides' side is a ``fides webserver`` subprocess started
-from its own venv (default /work/fides-venv; Celery ``task_always_eager``, so the DSR graph
-runs inside the webserver process, no worker) with its app database in the ``fides``
-database, a postgres ConnectionConfig on the same schema and the dataset
-``bench/fides/crm_dataset.yml`` (email identity, the foreign keys as references). Requests
+``company_database`` (13 tables, ~20 rows per person, dropped afterwards; plain indexes on
+the two email columns added for Fides' equality match). integritet's side is
+``bench/requests.py``'s own measurement (``open_integritet``, ``measure_access``,
+``measure_erasure``: vault, audit, webhooks to a local receiver). Fides' side is a
+``fides webserver`` subprocess started from its own venv (default /work/fides-venv;
+Celery ``task_always_eager``, so the DSR graph runs inside the webserver process, no worker)
+with its app database in the ``fides`` database, a postgres ConnectionConfig on the same
+schema and the dataset ``bench/fides/crm_dataset.yml`` (email identity, the foreign keys as
+references). Requests
 are POSTed to ``/api/v1/privacy-request`` (no manual approval, no identity verification) and
 polled until ``complete``, one after another:
 
