@@ -348,6 +348,16 @@ def test_reads_the_wal_file_read_only_beside_a_writer(log: AuditLog) -> None:
         result = log.verify(workers=1, sql=True)
         assert (result.ok, result.rows) == (True, 6)
         writer.execute("ROLLBACK")
+        reader = sqlverify.connect(path)
+        try:  # a reader in the middle of its transaction does not hold up a writer's commit
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT count(*) FROM audit_events").fetchone() == (6,)
+            log.append_now(AuditEvent("staff:b", "vault.write", "done"))
+            assert reader.execute("SELECT count(*) FROM audit_events").fetchone() == (6,)
+            reader.execute("COMMIT")
+            assert sqlverify.check_range(reader, 1, 7, {}).ok
+        finally:
+            reader.close()
     finally:
         writer.close()
-    assert _reference(log).rows == 6
+    assert _reference(log).rows == 7
