@@ -78,3 +78,63 @@ def test_crash_after_every_step_then_rerun_completes_once(world: Any) -> None:
     # every webhook went out under one idempotency key per request and recipient
     keys = [(q["payload"]["request"], q["recipient"]) for q in world.outbox.queued.values()]
     assert len(keys) == len(set(keys)) == 2 * len(POINTS)
+
+
+ACCESS_POINTS = ["request.planned", "request.after:collect", "request.told"]
+
+
+@pytest.mark.parametrize("point", ACCESS_POINTS)
+def test_access_crash_then_rerun_completes_once(world: Any, point: str) -> None:
+    """An access request is planned and collected in one transaction: a crash at any
+    boundary, then a rerun in a new process, completes it once, with one collect step,
+    the vault read audited in the transaction that recorded the step, and a full report."""
+    requests = world.requests
+    rid = requests.new("access", subject=world.anna)
+    requests.verify(rid, "dpo", "checked")
+    with faults.inject(faults.crash_at(point)), pytest.raises(faults.Crash):
+        requests.process(rid)
+    restarted = Requests(requests.ctx)  # a new process: nothing kept in memory
+    assert restarted.process(rid) == Status.completed, point
+    shown = restarted.show(rid)
+    assert [h["to"] for h in shown["history"]] == [
+        "received",
+        "verified",
+        "in_progress",
+        "completed",
+    ], point
+    assert [(s["name"], s["status"], s["attempts"]) for s in shown["steps"]] == [
+        ("collect", "done", 1)
+    ], point
+    counts = shown["steps"][0]["result"]["counts"]
+    assert counts == {"contact": 1, "sales": 1, "access_log": 1}, point
+    report = restarted.report(rid)  # built again through the vault
+    assert report.counts() == counts, point
+    started = next(h for h in restarted.history(rid) if h.to_status == "in_progress")
+    events = {
+        e.position: e
+        for e in world.vault.audit.entries()
+        if e.position in (started.audit_position, started.audit_position + 1)
+    }
+    read = events[started.audit_position + 1]
+    assert read.action == "vault.read" and read.subject == world.anna, point
+    assert read.detail["request"] == rid and read.detail["records"] == 3, point
+
+
+def test_access_report_built_once_and_handed_out_once(world: Any) -> None:
+    """process() keeps the report it built for report(); a second report() reads again."""
+    requests = world.requests
+    rid = requests.new("access", subject=world.anna)
+    requests.verify(rid, "dpo", "checked")
+    before = world.vault.audit.count()
+    assert requests.process(rid) == Status.completed
+    reads = [e for e in world.vault.audit.entries() if e.position > before]
+    assert [e.action for e in reads].count("vault.read") == 1
+    after_process = world.vault.audit.count()
+    first = requests.report(rid)
+    after_first = world.vault.audit.count()
+    assert after_first == after_process  # handing out the kept report reads nothing again
+    assert first.counts() == {"contact": 1, "sales": 1, "access_log": 1}
+    second = requests.report(rid)
+    assert second.counts() == first.counts()
+    fresh = [e.action for e in world.vault.audit.entries() if e.position > after_first]
+    assert fresh.count("vault.read") == 1  # built again, audited again

@@ -13,17 +13,19 @@ processed on a basis in ``rights.portability_bases`` is included, machine-readab
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from integritet.clock import utc
 from integritet.manifest import Manifest
@@ -103,6 +105,16 @@ def describe_category(manifest: Manifest, category_id: str) -> dict[str, Any]:
     }
 
 
+def _described(ctx: Context, category_id: str) -> dict[str, Any]:
+    """:func:`describe_category`, computed once per engine (a copy each time: the report's
+    dicts are the caller's to change)."""
+    described: dict[str, dict[str, Any]] = ctx.plans.setdefault("described", {})
+    found = described.get(category_id)
+    if found is None:
+        found = described[category_id] = describe_category(ctx.manifest, category_id)
+    return copy.deepcopy(found)
+
+
 def portable_categories(manifest: Manifest) -> set[str]:
     """Categories processed on a basis in ``rights.portability_bases``."""
     bases = set(manifest.rights.portability_bases)
@@ -127,9 +139,11 @@ def build_report(
     portability: bool = False,
     request: str | None = None,
     held: Mapping[str, list[Any]] | None = None,
+    session: Session | None = None,
 ) -> Report:
     """Gather the person's data from the vault, the datasets and the consent ledger
-    (``held``: the vault records per category when the caller read them already)."""
+    (``held``: the vault records per category when the caller read them already;
+    ``session``: the disclosures are read in it)."""
     manifest = ctx.manifest
     report = Report(request, ctx.clock.now(), portability)
     report.controller = {
@@ -137,7 +151,9 @@ def build_report(
         "email": manifest.controller.email,
         "supervisory_authority": manifest.controller.supervisory_authority,
     }
-    portable = portable_categories(manifest)
+    portable: set[str] | None = ctx.plans.get("portable")
+    if portable is None:
+        portable = ctx.plans["portable"] = portable_categories(manifest)
     if held is None:
         held = vault_records(ctx, subject_id, request) if subject_id else {}
     for category_id, records in held.items():
@@ -147,7 +163,7 @@ def build_report(
         if portability:
             rows = [r for r in rows if r["source"] == "person"]
         if rows:
-            report.categories.append({**describe_category(manifest, category_id), "records": rows})
+            report.categories.append({**_described(ctx, category_id), "records": rows})
     if identities:
         for dataset_id, connector in ctx.connectors.items():
             tables = connector.export(identities)
@@ -158,14 +174,24 @@ def build_report(
     if subject_id and ctx.consent is not None and not portability:
         report.consents = [_consent(c) for c in ctx.consent.current(subject_id)]
     if subject_id and not portability:
-        report.disclosures = _disclosures(ctx, subject_id)
+        report.disclosures = _disclosures(ctx, subject_id, session)
     return report
 
 
-def report_for(ctx: Context, lc: Lifecycle, row: RequestRow) -> Report:
+def report_for(
+    ctx: Context,
+    lc: Lifecycle,
+    row: RequestRow,
+    session: Session | None = None,
+    deferred: list[Callable[[], int]] | None = None,
+) -> Report:
     """The access (or portability) report of a request: one vault read (identities and
-    records, one audit event), then the datasets, consents and disclosures."""
-    identities, held = gather(ctx, lc, row)
+    records, one audit event), then the datasets, consents and disclosures.
+
+    With ``session`` the vault and disclosures are read in it; with ``deferred`` too, the
+    vault read's audit event is left to the caller (see :func:`people.read_held`), who must
+    append it in that transaction before the report is released."""
+    identities, held = gather(ctx, lc, row, session, deferred)
     return build_report(
         ctx,
         row.subject_id,
@@ -173,20 +199,27 @@ def report_for(ctx: Context, lc: Lifecycle, row: RequestRow) -> Report:
         portability=row.kind == Kind.portability.value,
         request=row.id,
         held=held,
+        session=session,
     )
 
 
-def _disclosures(ctx: Context, subject_id: str) -> list[dict[str, Any]]:
+def _disclosures(
+    ctx: Context, subject_id: str, session: Session | None = None
+) -> list[dict[str, Any]]:
     """The recipients who actually received the person's data (``integritet.disclosure``)."""
     from integritet.disclosure import DisclosureRow
 
     names = {r.id: r.name for r in ctx.manifest.recipients}
-    with ctx.sessions() as s:
-        rows = s.scalars(
-            select(DisclosureRow)
-            .where(DisclosureRow.subject_id == subject_id)
-            .order_by(DisclosureRow.at, DisclosureRow.id)
-        ).all()
+    query = (
+        select(DisclosureRow)
+        .where(DisclosureRow.subject_id == subject_id)
+        .order_by(DisclosureRow.at, DisclosureRow.id)
+    )
+    if session is not None:
+        rows = session.scalars(query).all()
+    else:
+        with ctx.sessions() as s:
+            rows = s.scalars(query).all()
     return [
         {
             "recipient": names.get(r.recipient, r.recipient),

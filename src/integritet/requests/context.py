@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,13 +35,19 @@ class Context:
     consent: ConsentLedger | None = None
     secrets: Mapping[str, str] = field(default_factory=dict)  # env for webhook secrets
     system: Actor = field(default_factory=lambda: Actor.system("requests"))
+    # what is derived from the manifest alone (category -> purpose, category descriptions),
+    # computed once per engine: the manifest does not change while it runs
+    plans: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def purpose_for(self, category: str) -> str:
         """A declared purpose that may use ``category`` (the system actor reads through it)."""
-        for purpose in self.manifest.purposes:
-            if category in purpose.categories:
-                return purpose.id
-        return self.manifest.purposes[0].id
+        purposes: dict[str, str] | None = self.plans.get("purpose_for")
+        if purposes is None:
+            purposes = {}
+            for purpose in reversed(self.manifest.purposes):
+                purposes.update(dict.fromkeys(purpose.categories, purpose.id))
+            self.plans["purpose_for"] = purposes
+        return purposes.get(category, self.manifest.purposes[0].id)
 
     @property
     def any_purpose(self) -> str:

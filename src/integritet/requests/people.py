@@ -9,6 +9,7 @@ when the request completes.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -33,10 +34,12 @@ def read_held(
     records: bool = True,
     identities_only: bool = False,
     session: Session | None = None,
+    deferred: list[Callable[[], int]] | None = None,
 ) -> bulk.Held:
     """The subject's identities and records (``records=False``: only which categories),
     read in one transaction with one audit event (:mod:`integritet.vault.bulk`); raises
-    NotFound / KeyDestroyed for an unknown or erased subject."""
+    NotFound / KeyDestroyed for an unknown or erased subject. ``deferred`` (with a
+    ``session``): the audit event is left to the caller (:func:`bulk.read_subjects`)."""
     vault = real_vault(ctx)
     if vault is None:
         identities = ctx.vault.identities(
@@ -47,6 +50,7 @@ def read_held(
         return bulk.read_subject(
             vault, session, ctx.system, subject_id, ctx.purpose_for,
             rights_request=request, records=records, identities_only=identities_only,
+            deferred=deferred,
         )  # fmt: skip
     with ctx.sessions() as own, own.begin():
         return bulk.read_subject(
@@ -56,15 +60,20 @@ def read_held(
 
 
 def gather(
-    ctx: Context, lc: Lifecycle, row: RequestRow
+    ctx: Context,
+    lc: Lifecycle,
+    row: RequestRow,
+    session: Session | None = None,
+    deferred: list[Callable[[], int]] | None = None,
 ) -> tuple[dict[str, str], dict[str, list[Any]]]:
     """(identities, records per category) for a request: the identity it was made with and
-    what the vault holds, in one vault read."""
+    what the vault holds, in one vault read (in ``session`` when given; ``deferred``: see
+    :func:`read_held`)."""
     found = dict(given_identity(lc, row))
     if not row.subject_id:
         return found, {}
     try:
-        held = read_held(ctx, row.subject_id, row.id)
+        held = read_held(ctx, row.subject_id, row.id, session=session, deferred=deferred)
     except (NotFound, KeyDestroyed):
         return found, {}
     found.update(held.identities)

@@ -14,11 +14,15 @@ sealed identities and contact address are wiped.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from integritet.errors import RequestError
 from integritet.requests import (
@@ -40,6 +44,18 @@ from integritet.vault import faults
 
 Handler = Callable[[Context, Lifecycle, str], dict[str, Any]]
 FaultHook = Callable[[str], None]
+
+REPORTS_KEPT = 64  # access reports kept in memory for ``report()`` right after processing
+REPORT_TTL_S = 60.0
+
+
+@dataclass
+class Collected:
+    """An access request planned and collected in one transaction (:meth:`Runner._start`)."""
+
+    results: dict[str, Any]
+    kind: str
+    contact: str | None
 
 
 def plan(ctx: Context, kind: Kind) -> list[str]:
@@ -101,6 +117,27 @@ class Runner:
         self.ctx = ctx
         self.lc = lifecycle
         self._hook = fault
+        # request id -> (monotonic time, report): personal data, in this process's memory
+        # only, handed out once by take_report()
+        self._reports: OrderedDict[str, tuple[float, access.Report]] = OrderedDict()
+
+    def take_report(self, request_id: str) -> access.Report | None:
+        """The report this runner built while completing ``request_id`` (within
+        :data:`REPORT_TTL_S`), once; None otherwise."""
+        kept = self._reports.pop(request_id, None)
+        if kept is None or time.monotonic() - kept[0] > REPORT_TTL_S:
+            return None
+        return kept[1]
+
+    def _keep_report(self, request_id: str, report: access.Report) -> None:
+        now = time.monotonic()
+        self._reports[request_id] = (now, report)
+        while len(self._reports) > REPORTS_KEPT:
+            self._reports.popitem(last=False)
+        for rid, (at, _) in list(self._reports.items()):
+            if now - at <= REPORT_TTL_S:
+                break
+            del self._reports[rid]
 
     def fault(self, point: str) -> None:
         """A persisted boundary: ``request.<point>`` in :mod:`integritet.vault.faults`."""
@@ -131,7 +168,10 @@ class Runner:
 
     def process(self, request_id: str) -> Status:
         """Move one request on as far as it can go now; returns its status."""
-        status = self._start(request_id)
+        status, collected = self._start(request_id)
+        if collected is not None:  # access: planned and collected, nothing to wait for
+            known = (collected.kind, collected.contact)
+            return self._complete(request_id, collected.results, known=known)
         if status == Status.in_progress:
             results = self._run_steps(request_id)
             told = "recipients" in results  # no recipients step: no task can be outstanding
@@ -288,26 +328,68 @@ class Runner:
                 self.lc.transition_many(session, ending, Status.completed, "system:requests")
         return {rid: Status.completed for rid in request_ids}
 
-    def _start(self, request_id: str) -> Status:
-        """Plan a verified (or confirmed) request; returns its status."""
+    def _start(self, request_id: str) -> tuple[Status, Collected | None]:
+        """Plan a verified (or confirmed) request; returns its status.
+
+        An access (or portability) request is collected in the same transaction: its only
+        step reads and writes nothing another step waits for, so the plan, the ``collect``
+        step (``done``, with its counts), the transition and the vault read's audit event
+        commit together (or not at all: a crash leaves it verified and a rerun starts
+        over). The report is kept in memory for :meth:`take_report`."""
+        collected: Collected | None = None
         with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
             row = self.lc.load(session, request_id, lock=True)
             if row.status not in (Status.verified.value, Status.confirmed.value):
                 if row.status == Status.received.value:
                     raise RequestError(f"request {request_id} is not verified yet")
-                return Status(row.status)
+                return Status(row.status), None
             if not self._ready(row):
                 raise RequestError(
                     f"erasure request {request_id} is not confirmed with the person yet "
                     "(send a code or `request approve`)"
                 )
-            self.lc.transition(session, row, Status.in_progress, "system:requests")
-            for seq, name in enumerate(plan(self.ctx, Kind(row.kind))):
-                session.add(
-                    StepRow(request_id=request_id, seq=seq, name=name, status="pending", attempts=0)
-                )
+            names = plan(self.ctx, Kind(row.kind))
+            if names == ["collect"]:
+                collected = self._collect_now(session, row)
+            else:
+                self.lc.transition(session, row, Status.in_progress, "system:requests")
+                for seq, name in enumerate(names):
+                    session.add(
+                        StepRow(
+                            request_id=request_id, seq=seq, name=name, status="pending", attempts=0
+                        )
+                    )
         self.fault("planned")
-        return Status.in_progress
+        if collected is not None:
+            self.fault("after:collect")
+        return Status.in_progress, collected
+
+    def _collect_now(self, session: Session, row: RequestRow) -> Collected:
+        """The ``collect`` step of an access request inside the planning transaction: the
+        slow reads first (vault, datasets, consents, disclosures), the audit events (the
+        transition, then the vault read) last, so the audit append lock is held briefly."""
+        deferred: list[Callable[[], int]] = []
+        report = access.report_for(self.ctx, self.lc, row, session, deferred)
+        results = {"collect": {"counts": report.counts()}}
+        self.lc.transition(session, row, Status.in_progress, "system:requests")
+        for emit in deferred:
+            emit()
+        now = self.ctx.clock.now()
+        session.add(
+            StepRow(
+                request_id=row.id,
+                seq=0,
+                name="collect",
+                status="done",
+                attempts=1,
+                started_at=now,
+                finished_at=now,
+                result=results["collect"],
+            )
+        )
+        contact = self.lc.open_value(row, "contact_sealed")
+        self._keep_report(row.id, report)
+        return Collected(results, row.kind, contact)
 
     def steps(self, request_id: str) -> list[StepRow]:
         with self.ctx.sessions() as session:
@@ -372,15 +454,25 @@ class Runner:
             self.ctx.outbox.deliver_due()
         return propagate.poll(self.ctx, request_id)
 
-    def _complete(self, request_id: str, results: dict[str, Any] | None = None) -> Status:
-        with self.ctx.sessions() as session:
-            row = self.lc.load(session, request_id)
-            contact = self.lc.open_value(row, "contact_sealed")
+    def _complete(
+        self,
+        request_id: str,
+        results: dict[str, Any] | None = None,
+        *,
+        known: tuple[str, str | None] | None = None,
+    ) -> Status:
+        """Tell the person, then complete (``known``: the request's kind and contact
+        address when the caller has just read the row, else they are read here)."""
+        if known is None:
+            with self.ctx.sessions() as session:
+                row = self.lc.load(session, request_id)
+                known = (row.kind, self.lc.open_value(row, "contact_sealed"))
+        kind, contact = known
         counts = (
             results if results is not None else {s.name: s.result for s in self.steps(request_id)}
         )
-        summary = _summary(row.kind, counts)
-        notices.send(self.ctx, contact, "completed", request=request_id, kind=row.kind, **summary)
+        summary = _summary(kind, counts)
+        notices.send(self.ctx, contact, "completed", request=request_id, kind=kind, **summary)
         self.fault("told")
         with self.ctx.sessions() as session, session.begin():
             row = self.lc.load(session, request_id, lock=True)

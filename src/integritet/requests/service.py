@@ -299,7 +299,12 @@ class Requests:
 
     # ------------------------------------------------------------ outputs
     def report(self, request_id: str) -> access.Report:
-        """The access (or portability) report of a request, built now through the vault."""
+        """The access (or portability) report of a request: the one this engine built when
+        it completed the request, if that was within the last minute (kept in memory only,
+        handed out once); otherwise built now through the vault."""
+        kept = self.runner.take_report(request_id)
+        if kept is not None:  # only a completed access or portability request leaves one
+            return kept
         with self.ctx.sessions() as session:
             row = self.lifecycle.load(session, request_id)
         if row.kind not in (Kind.access.value, Kind.portability.value):

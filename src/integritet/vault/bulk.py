@@ -72,6 +72,7 @@ def read_subject(
     rights_request: str | None = None,
     records: bool = True,
     identities_only: bool = False,
+    deferred: list[Callable[[], int]] | None = None,
 ) -> Held:
     """Identities and records of one subject; raises NotFound / KeyDestroyed like
     :meth:`~integritet.vault.Vault.records` for an unknown or erased subject."""
@@ -83,6 +84,7 @@ def read_subject(
         purpose_for,
         records=records,
         identities_only=identities_only,
+        deferred=deferred,
     )
     if subject_id not in found:
         subject = vault.subject_row(session, subject_id)  # raises NotFound / KeyDestroyed
@@ -99,13 +101,19 @@ def read_subjects(
     *,
     records: bool = True,
     identities_only: bool = False,
+    deferred: list[Callable[[], int]] | None = None,
 ) -> dict[str, Held]:
     """``{subject id: Held}`` for the live subjects of ``requests`` (subject id -> the id of
     the person's own request, or None); unknown and erased subjects are left out.
 
     ``records=False`` reads which categories hold records without decrypting them;
     ``identities_only`` reads only the identities (what :meth:`Vault.identities` does, with
-    its ``vault.identities`` audit event)."""
+    its ``vault.identities`` audit event).
+
+    ``deferred``: the audit events are not appended now but added to this list as calls
+    the caller must make in the same ``session`` before it commits (so a transaction that
+    does slow work after the read takes the audit append lock only at its end). A caller
+    that does not make them must not release what it read."""
     ids = list(requests)
     subjects: dict[str, SubjectRow] = {}
     for start in range(0, len(ids), CHUNK):
@@ -173,14 +181,15 @@ def read_subjects(
     for sid in live:
         subject = subjects[sid]
         if identities_only:
-            vault.emit(
+            _emit(
+                deferred,
+                vault,
                 session,
                 actor,
                 "vault.identities",
-                "allowed",
-                purpose=any_purpose,
-                subject=subject,
-                detail={"count": len(held[sid].identities), **own_rights(subject, requests[sid])},
+                subject,
+                {"count": len(held[sid].identities), **own_rights(subject, requests[sid])},
+                any_purpose,
             )
             continue
         if records:
@@ -196,8 +205,31 @@ def read_subjects(
             "identities": len(held[sid].identities),
             **own_rights(subject, requests[sid]),
         }
-        vault.emit(session, actor, "vault.read", "allowed", subject=subject, detail=detail)
+        _emit(deferred, vault, session, actor, "vault.read", subject, detail)
     return held
+
+
+def _emit(
+    deferred: list[Callable[[], int]] | None,
+    vault: Vault,
+    session: Session,
+    actor: Actor,
+    action: str,
+    subject: Any,
+    detail: Mapping[str, DetailValue],
+    purpose: str | None = None,
+) -> None:
+    """An ``allowed`` audit event of a read, appended now or (``deferred``) by the caller."""
+
+    def emit() -> int:
+        return vault.emit(
+            session, actor, action, "allowed", purpose=purpose, subject=subject, detail=detail
+        )
+
+    if deferred is None:
+        emit()
+    else:
+        deferred.append(emit)
 
 
 def _append_ledger_many(vault: Vault, entries: Iterable[LedgerEntry]) -> None:
