@@ -5,7 +5,10 @@
 transaction. Each step is marked ``running`` (committed) before its handler runs and
 ``done`` with its result (committed) after; a process killed anywhere leaves a step
 ``pending`` or ``running``, and the next ``process`` runs it again. Handlers are
-idempotent, so running a step twice has the effect of running it once.
+idempotent, so running a step twice has the effect of running it once. One step's
+``done`` and the next one's ``running`` commit together (one transaction per step). An
+access or portability request, whose one step (``collect``) only reads, is planned,
+collected and marked ``done`` in a single transaction (:meth:`Runner._start`).
 
 When the steps are done the request waits for recipients (if any must confirm) and
 completes when the last one has; the person is then told, and for an erasure the
@@ -399,18 +402,40 @@ class Runner:
     def _run_steps(self, request_id: str) -> dict[str, Any]:
         """Run the steps not done yet; returns every step's result by name."""
         results: dict[str, Any] = {}
+        todo = []
         for step in self.steps(request_id):
             if step.status == "done":
                 results[step.name] = step.result
-                continue
-            self._mark(step.id, "running")
+            else:
+                todo.append(step)
+        if todo:
+            self._mark(todo[0].id, "running")
+        for i, step in enumerate(todo):
             self.fault(f"before:{step.name}")
             result = _handler(step.name)(self.ctx, self.lc, request_id)
             self.fault(f"ran:{step.name}")
-            self._mark(step.id, "done", result)
+            following = todo[i + 1].id if i + 1 < len(todo) else None
+            self._advance(step.id, result, following)
             self.fault(f"after:{step.name}")
             results[step.name] = result
         return results
+
+    def _advance(self, step_id: int, result: dict[str, Any], following: int | None) -> None:
+        """One transaction: this step ``done`` with its result and the next one ``running``
+        (attempts + 1): the boundary after a step is the boundary before the next."""
+        now = self.ctx.clock.now()
+        with self.ctx.sessions() as session, session.begin():
+            session.execute(
+                update(StepRow)
+                .where(StepRow.id == step_id)
+                .values(status="done", finished_at=now, result=result)
+            )
+            if following is not None:
+                session.execute(
+                    update(StepRow)
+                    .where(StepRow.id == following)
+                    .values(status="running", attempts=StepRow.attempts + 1, started_at=now)
+                )
 
     def _mark(self, step_id: int, status: str, result: dict[str, Any] | None = None) -> None:
         """One UPDATE in its own transaction: ``running`` (attempts + 1) or ``done``."""
