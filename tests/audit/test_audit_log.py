@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -13,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from integritet.audit import AuditEvent, AuditLog, Checkpoint
+from integritet.audit import log as audit_log
 from integritet.clock import FixedClock
 from integritet.db import make_engine, upgrade
 from integritet.errors import KeyUnavailable
@@ -194,6 +198,91 @@ def test_concurrent_appends_never_fork(log: AuditLog) -> None:
     assert errors == []
     result = log.verify()
     assert result.ok and result.rows == 400
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from sqlalchemy.orm import Session
+    from integritet.audit import AuditEvent, AuditLog
+    from integritet.db import make_engine
+
+    url, key, name = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+    engine = make_engine(url)
+    log = AuditLog(engine, key, checkpoint_every=37)
+    sys.stdin.readline()  # both processes start appending at once
+    for i in range(60):
+        event = AuditEvent(f"system:{name}", "test.append", "done", detail={"i": i})
+        if i % 5 == 0:
+            log.append_now(event)
+            continue
+        with Session(engine) as session, session.begin():
+            for j in range(1 + i % 3):  # 1-3 events per transaction
+                log.append(session, AuditEvent(
+                    f"system:{name}", "test.append", "done", detail={"i": i, "j": j}
+                ))
+    engine.dispose()
+    """
+)
+
+
+def test_two_processes_appending_at_once_keep_one_verifiable_chain(
+    log: AuditLog, tmp_path: Path
+) -> None:
+    log.signing_key()  # created once, before the writers read it
+    writers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WRITER,
+                log.engine.url.render_as_string(False),
+                str(log.signing_key_path),
+                name,
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    for w in writers:
+        assert w.stdin is not None
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    for w in writers:
+        _out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err
+    per_writer = 12 + sum(1 + i % 3 for i in range(60) if i % 5)
+    result = log.verify()
+    assert result.ok, result
+    assert result.rows == 2 * per_writer
+    entries = list(log.entries())
+    assert [e.position for e in entries] == list(range(1, 2 * per_writer + 1))
+    for name in ("a", "b"):  # each writer's events in its own order
+        mine = [e.detail["i"] for e in entries if e.actor == f"system:{name}"]
+        assert mine == sorted(mine) and len(mine) == per_writer
+    assert [cp.position for cp in log.checkpoints()] == list(range(37, result.rows + 1, 37))
+
+
+def test_the_generic_statement_path_keeps_the_chain(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backends without a fast path (MariaDB) append by SQLAlchemy Core statements."""
+    monkeypatch.setattr(audit_log, "_RAW", {})
+    log.checkpoint_every = 3
+    log.append_now(_event(1))
+    with Session(log.engine) as session, session.begin():
+        for i in range(2, 6):
+            assert log.append(session, _event(i)) == i
+        nested = session.begin_nested()
+        log.append(session, _event(6))
+        nested.rollback()
+        assert log.append(session, _event(7)) == 6
+    assert [e.subject for e in log.entries()] == ["s1", "s2", "s3", "s4", "s5", "s7"]
+    assert [cp.position for cp in log.checkpoints()] == [3, 6]
+    assert log.verify().ok
 
 
 def test_export_only_a_customers_own_events(log: AuditLog, clock: FixedClock) -> None:

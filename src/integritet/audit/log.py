@@ -10,7 +10,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -18,27 +17,29 @@ from typing import Any, Literal, TextIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Engine,
     Index,
     Integer,
     String,
     Text,
+    bindparam,
     func,
     insert,
     select,
-    text,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from integritet.audit import parallel, sqlverify
 from integritet.audit.chain import (
     GENESIS,
+    SEP,
     AuditEntry,
     AuditEvent,
     ChainWalker,
     VerifyResult,
     canonical_detail,
-    canonical_encoding,
     format_at,
     parse_at,
     validate_event,
@@ -87,15 +88,90 @@ _HEAD = (
     .order_by(AuditEventRow.position.desc())
     .limit(1)
 )
+_INSERT = insert(AuditEventRow)  # Core, compiled once and cached (other dialects)
+_COLUMNS_SQL = (
+    "position, at, actor, action, outcome, purpose, subject, customer, detail, prev_hash, hash"
+)
+# The statements of the fast paths, run on the DB-API connection of the caller's transaction.
+_RAW: dict[str, tuple[str, str, str]] = {  # dialect: (lock, head, insert)
+    "sqlite": (
+        # A write statement (matching no row) takes SQLite's write lock now, so no other
+        # connection can append between reading the head and inserting.
+        "DELETE FROM audit_checkpoints WHERE position < 0",
+        "SELECT position, hash FROM audit_events ORDER BY position DESC LIMIT 1",
+        f"INSERT INTO audit_events ({_COLUMNS_SQL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+    "postgresql": (
+        f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})",
+        "SELECT position, hash FROM audit_events ORDER BY position DESC LIMIT 1",
+        f"INSERT INTO audit_events ({_COLUMNS_SQL})"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    ),
+}
+_SHA256 = hashlib.sha256()  # copied per row: cheaper than a new OpenSSL context each time
 
 
-@dataclass
 class _Hold:
-    """A transaction holding the append lock, and the chain head it last wrote."""
+    """A transaction holding the append lock, and the chain head it last wrote.
 
-    session: Session
-    tx: SessionTransaction
-    head: tuple[int, str] | None = None
+    ``raw`` is the DB-API connection of the transaction on SQLite and PostgreSQL (the
+    fast path: prebuilt SQL, no SQLAlchemy statement per append); None elsewhere.
+    """
+
+    __slots__ = ("conn", "head", "raw", "session", "sql", "tx")
+
+    def __init__(
+        self,
+        session: Session | None,
+        tx: SessionTransaction | None,
+        conn: Connection,
+    ) -> None:
+        self.session = session
+        self.tx = tx
+        self.conn = conn
+        self.sql = _RAW.get(conn.dialect.name)
+        driver = conn.connection.driver_connection if self.sql is not None else None
+        self.raw: Any = driver
+        self.head: tuple[int, str] | None = None
+
+    def execute(self, index: int, params: tuple[Any, ...] = ()) -> Any:
+        """Run fast-path statement ``index`` (0 lock, 1 head, 2 insert); driver errors are
+        raised as SQLAlchemy's ``DBAPIError`` subclasses, without the parameters."""
+        assert self.sql is not None
+        statement = self.sql[index]
+        dialect = self.conn.dialect
+        try:
+            cursor = self.raw.cursor()
+            cursor.execute(statement, params)
+            return cursor
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                statement, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                dialect=dialect,
+            ) from exc  # fmt: skip
+
+    def lock(self) -> None:
+        """Serialise appenders until the transaction ends."""
+        if self.sql is None:
+            self.conn.execute(_HEAD.with_for_update())
+        elif not (self.conn.dialect.name == "sqlite" and self.raw.in_transaction):
+            # On SQLite a transaction that has written already holds the write lock.
+            self.execute(0).close()
+
+    def read_head(self) -> tuple[int, str]:
+        if self.sql is None:
+            row = self.conn.execute(_HEAD).first()
+        else:
+            cursor = self.execute(1)
+            row = cursor.fetchone()
+            cursor.close()
+        return (row[0], row[1]) if row is not None else (0, GENESIS)
+
+    def insert(self, row: tuple[Any, ...]) -> None:
+        if self.sql is None:
+            self.conn.execute(_INSERT, dict(zip(EXPORT_COLUMNS, row, strict=True)))
+        else:
+            self.execute(2, row).close()
 
 
 class AuditLog:
@@ -119,6 +195,7 @@ class AuditLog:
         self._notify = notify
         self._key: Ed25519PrivateKey | None = None
         self._local = threading.local()  # this thread's _Holds
+        self._info_key = f"integritet.audit.hold.{id(self)}"  # a session's _Hold, in .info
 
     # -- keys ---------------------------------------------------------------
 
@@ -140,51 +217,79 @@ class AuditLog:
     def _held(self) -> list[_Hold]:
         """This thread's transactions that hold the append lock (ended ones dropped)."""
         held: list[_Hold] = getattr(self._local, "held", [])
-        held = [h for h in held if h.tx.is_active and h.session.get_transaction() is h.tx]
+        held = [
+            h
+            for h in held
+            if h.session is not None
+            and h.tx is not None
+            and h.tx.is_active
+            and h.session.get_transaction() is h.tx
+        ]
         self._local.held = held
         return held
 
     def _lock(self, session: Session) -> _Hold:
-        """Serialise appenders until the caller's transaction ends; the hold caches the head."""
+        """Serialise appenders until the caller's transaction ends; the hold caches the head.
+
+        The lock is taken once per transaction: the hold is kept in ``session.info``.
+        """
         tx = session.get_transaction()
-        for hold in self._held():
-            if hold.session is session and hold.tx is tx:
-                return hold  # this transaction holds the lock already
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
-        elif dialect == "sqlite":
-            # A write statement (matching no row) takes SQLite's write lock now, so no
-            # other connection can append between reading the head and inserting.
-            session.execute(text("DELETE FROM audit_checkpoints WHERE position < 0"))
-        else:
-            session.execute(_HEAD.with_for_update())
-        hold = _Hold(session, session.get_transaction())  # type: ignore[arg-type]
+        hold: _Hold | None = session.info.get(self._info_key)
+        if hold is not None and tx is not None and hold.tx is tx and tx.is_active:
+            return hold  # this transaction holds the lock already
+        conn = session.connection(bind_arguments={"mapper": AuditEventRow.__mapper__})
+        hold = _Hold(session, session.get_transaction(), conn)
+        hold.lock()
+        if not session.in_nested_transaction():
+            # Taken inside a savepoint, the lock may go with it (PostgreSQL releases locks
+            # of a rolled-back savepoint): such holds are not reused.
+            session.info[self._info_key] = hold
         self._local.held = [*self._held(), hold]
         return hold
+
+    def _row(self, event: AuditEvent, position: int, prev: str) -> tuple[Any, ...]:
+        """The stored row of ``event`` (validated) at ``position`` after ``prev``, hash last.
+
+        The canonical encoding of :func:`chain.canonical_encoding`, inlined, hashed from a
+        copied SHA-256 context.
+        """
+        detail = canonical_detail(event.detail)
+        at = format_at(self.clock.now())
+        purpose, subject, customer = event.purpose, event.subject, event.customer
+        sha = _SHA256.copy()
+        sha.update(
+            SEP.join((
+                str(position), at, event.actor, event.action, event.outcome,
+                "" if purpose is None else purpose, "" if subject is None else subject,
+                "" if customer is None else customer, detail, prev,
+            )).encode()
+        )  # fmt: skip
+        return (
+            position, at, event.actor, event.action, event.outcome, purpose, subject, customer,
+            detail, prev, sha.hexdigest(),
+        )  # fmt: skip
+
+    def _append(self, hold: _Hold, event: AuditEvent, nested: bool) -> int:
+        head = hold.head
+        if head is None or nested:
+            # Re-read inside savepoints: a rolled-back savepoint may have taken rows away.
+            head = hold.read_head()
+        row = self._row(event, head[0] + 1, head[1])
+        hold.insert(row)
+        position, digest = row[0], row[10]
+        hold.head = None if nested else (position, digest)
+        if position % self.checkpoint_every == 0:
+            self._write_checkpoint(hold.conn, position, digest)
+        return int(position)
 
     def append(self, session: Session, event: AuditEvent) -> int:
         """Write ``event`` as the next row inside ``session``'s transaction; return its position."""
         validate_event(event)
-        detail = canonical_detail(event.detail)
         hold = self._lock(session)
-        head = hold.head
-        if head is None or session.in_nested_transaction():
-            # Re-read inside savepoints: a rolled-back savepoint may have taken rows away.
-            row = session.execute(_HEAD).first()
-            head = (row[0], row[1]) if row is not None else (0, GENESIS)
-        position, prev = head[0] + 1, head[1]
-        fields = (
-            position, format_at(self.clock.now()), event.actor, event.action, event.outcome,
-            event.purpose, event.subject, event.customer, detail, prev,
-        )  # fmt: skip
-        digest = hashlib.sha256(canonical_encoding(*fields)).hexdigest()
-        values = dict(zip(EXPORT_COLUMNS, fields, strict=False))
-        session.execute(insert(AuditEventRow), [{**values, "hash": digest}])
-        hold.head = None if session.in_nested_transaction() else (position, digest)
-        if position % self.checkpoint_every == 0:
-            self._write_checkpoint(session, position, digest)
-        return position
+        nested = session.in_nested_transaction()
+        if nested:  # the savepoint is emitted when its transaction first asks for a connection
+            session.connection(bind_arguments={"mapper": AuditEventRow.__mapper__})
+        return self._append(hold, event, nested)
 
     def append_now(self, event: AuditEvent) -> int:
         """Write ``event`` in its own transaction (for refusals); return its position.
@@ -196,8 +301,11 @@ class AuditLog:
         """
         if self._held():
             raise RuntimeError("append_now() while this thread's transaction holds the audit lock")
-        with Session(self.engine) as session, session.begin():
-            return self.append(session, event)
+        validate_event(event)
+        with self.engine.connect() as conn, conn.begin():
+            hold = _Hold(None, None, conn)
+            hold.lock()
+            return self._append(hold, event, False)
 
     def write(self, session: Session | None, event: AuditEvent) -> int:
         """``append`` inside ``session``, or ``append_now`` when there is none."""
@@ -205,30 +313,25 @@ class AuditLog:
 
     # -- checkpoints ---------------------------------------------------------
 
-    def _write_checkpoint(self, session: Session, position: int, digest: str) -> Checkpoint:
+    def _write_checkpoint(self, conn: Connection, position: int, digest: str) -> Checkpoint:
+        existing = conn.execute(_CHECKPOINT_AT, {"position": position}).first()
+        if existing is not None:
+            return Checkpoint(*existing)
         key = self.signing_key()
         unsigned = Checkpoint(position, digest, format_at(self.clock.now()), "", "")
         signature = base64.b64encode(key.sign(unsigned.payload())).decode()
         cp = Checkpoint(position, digest, unsigned.at, b64_public(key.public_key()), signature)
-        existing = session.get(AuditCheckpointRow, position)
-        if existing is None:
-            session.add(AuditCheckpointRow(**cp.__dict__))
-            session.flush()
-            return cp
-        return _checkpoint_of(existing)
+        conn.execute(insert(AuditCheckpointRow), [dict(cp.__dict__)])
+        return cp
 
     def checkpoint(self, path: Path | None = None) -> Checkpoint | None:
         """Sign the current head now (None for an empty log); also write it to ``path``."""
         with Session(self.engine) as session, session.begin():
-            self._lock(session)
-            head = session.execute(
-                select(AuditEventRow.position, AuditEventRow.hash)
-                .order_by(AuditEventRow.position.desc())
-                .limit(1)
-            ).first()
-            if head is None:
+            hold = self._lock(session)
+            position, digest = hold.read_head()
+            if position == 0:
                 return None
-            cp = self._write_checkpoint(session, head[0], head[1])
+            cp = self._write_checkpoint(hold.conn, position, digest)
         if path is not None:
             path.write_text(cp.to_json(), encoding="utf-8")
         return cp
@@ -369,6 +472,13 @@ EXPORT_COLUMNS = (
     "prev_hash",
     "hash",
 )
+_CHECKPOINT_AT = select(
+    AuditCheckpointRow.position,
+    AuditCheckpointRow.hash,
+    AuditCheckpointRow.at,
+    AuditCheckpointRow.public_key,
+    AuditCheckpointRow.signature,
+).where(AuditCheckpointRow.position == bindparam("position"))
 _SELECT_ROWS = (
     "SELECT position, at, actor, action, outcome, purpose, subject, customer, detail,"
     " prev_hash, hash FROM audit_events{} ORDER BY position"
