@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from integritet.audit import GENESIS, AuditEvent, ChainWalker, canonical_encoding
-from integritet.audit.chain import chain, format_at, parse_at
+from integritet.audit.chain import AT_FORMAT, canonical_detail, chain, format_at, parse_at
 
 Row = tuple[Any, ...]
 
@@ -175,3 +177,18 @@ def test_a_separator_smuggled_between_fields_is_caught() -> None:
     assert len(moved) == 10  # such a row cannot even be unpacked: wrong field count
     shifted = (row[0], row[1] + "\x1f" + row[2], row[3], row[4], *row[5:])
     assert _walk([(*shifted[:3], "x", *shifted[4:])])[0] == 1
+
+
+@settings(max_examples=300)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), timezones=st.sampled_from([UTC, None])),
+    _detail,
+)
+def test_fast_formatting_matches_the_reference_encoding(at: datetime, detail: Any) -> None:
+    """format_at and canonical_detail take shortcuts; old chains must still verify."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    assert format_at(at) == aware.strftime(AT_FORMAT)
+    reference = json.dumps(
+        dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+    assert canonical_detail(detail) == reference

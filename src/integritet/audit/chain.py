@@ -86,20 +86,36 @@ class VerifyResult:
 
 
 def format_at(at: datetime) -> str:
-    return utc(at).strftime(AT_FORMAT)
+    at = utc(at)
+    if at.year < 1000:  # strftime's %Y does not pad years before 1000 here
+        return at.strftime(AT_FORMAT)
+    return (  # AT_FORMAT, without strftime (~0.5 µs less a call)
+        f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}"
+        f":{at.second:02d}.{at.microsecond:06d}Z"
+    )
 
 
 def parse_at(raw: str) -> datetime:
     return datetime.strptime(raw, AT_FORMAT).replace(tzinfo=UTC)
 
 
+# What json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+# allow_nan=False) builds on every call, built once (same output).
+_DETAIL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+).encode
+_DETAIL_TYPES = (str, int, float, bool, type(None))
+
+
 def canonical_detail(detail: Mapping[str, DetailValue]) -> str:
+    if not detail:
+        return "{}"
     for key, value in detail.items():
-        if not isinstance(key, str) or not isinstance(value, str | int | float | bool | None):
+        if not isinstance(key, str):
             raise ValueError("audit detail values must be str, int, float, bool or None")
-    return json.dumps(
-        dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
+        if not isinstance(value, _DETAIL_TYPES):
+            raise ValueError("audit detail values must be str, int, float, bool or None")
+    return _DETAIL_JSON(dict(detail))
 
 
 def canonical_encoding(

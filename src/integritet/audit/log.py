@@ -95,9 +95,9 @@ _COLUMNS_SQL = (
 # The statements of the fast paths, run on the DB-API connection of the caller's transaction.
 _RAW: dict[str, tuple[str, str, str]] = {  # dialect: (lock, head, insert)
     "sqlite": (
-        # A write statement (matching no row) takes SQLite's write lock now, so no other
-        # connection can append between reading the head and inserting.
-        "DELETE FROM audit_checkpoints WHERE position < 0",
+        # Takes SQLite's write lock now, so no other connection can append between reading
+        # the head and inserting (a transaction that has written holds it already).
+        "BEGIN IMMEDIATE",
         "SELECT position, hash FROM audit_events ORDER BY position DESC LIMIT 1",
         f"INSERT INTO audit_events ({_COLUMNS_SQL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
