@@ -80,44 +80,45 @@ def test_crash_after_every_step_then_rerun_completes_once(world: Any) -> None:
     assert len(keys) == len(set(keys)) == 2 * len(POINTS)
 
 
-ACCESS_POINTS = ["request.planned", "request.after:collect", "request.told"]
-
-
-@pytest.mark.parametrize("point", ACCESS_POINTS)
-def test_access_crash_then_rerun_completes_once(world: Any, point: str) -> None:
-    """An access request is planned and collected in one transaction: a crash at any
-    boundary, then a rerun in a new process, completes it once, with one collect step,
-    the vault read audited in the transaction that recorded the step, and a full report."""
+def test_access_crash_before_commit_then_rerun_completes_once(world: Any) -> None:
+    """An access request goes from verified to completed in one transaction: a crash after
+    the person was told (before the commit) leaves nothing recorded; a rerun in a new
+    process completes it once, with one collect step, the vault read audited in that
+    transaction, and a full report."""
     requests = world.requests
     rid = requests.new("access", subject=world.anna)
     requests.verify(rid, "dpo", "checked")
-    with faults.inject(faults.crash_at(point)), pytest.raises(faults.Crash):
+    with faults.inject(faults.crash_at("request.told")), pytest.raises(faults.Crash):
         requests.process(rid)
+    assert requests.get(rid).status == Status.verified
+    assert requests.steps(rid) == []
     restarted = Requests(requests.ctx)  # a new process: nothing kept in memory
-    assert restarted.process(rid) == Status.completed, point
+    assert restarted.process(rid) == Status.completed
     shown = restarted.show(rid)
     assert [h["to"] for h in shown["history"]] == [
         "received",
         "verified",
         "in_progress",
         "completed",
-    ], point
+    ]
     assert [(s["name"], s["status"], s["attempts"]) for s in shown["steps"]] == [
         ("collect", "done", 1)
-    ], point
+    ]
     counts = shown["steps"][0]["result"]["counts"]
-    assert counts == {"contact": 1, "sales": 1, "access_log": 1}, point
+    assert counts == {"contact": 1, "sales": 1, "access_log": 1}
     report = restarted.report(rid)  # built again through the vault
-    assert report.counts() == counts, point
-    started = next(h for h in restarted.history(rid) if h.to_status == "in_progress")
-    events = {
-        e.position: e
-        for e in world.vault.audit.entries()
-        if e.position in (started.audit_position, started.audit_position + 1)
-    }
+    assert report.counts() == counts
+    started, done = [
+        h for h in restarted.history(rid) if h.to_status in ("in_progress", "completed")
+    ]
+    events = {e.position: e for e in world.vault.audit.entries()}
     read = events[started.audit_position + 1]
-    assert read.action == "vault.read" and read.subject == world.anna, point
-    assert read.detail["request"] == rid and read.detail["records"] == 3, point
+    assert read.action == "vault.read" and read.subject == world.anna
+    assert read.detail["request"] == rid and read.detail["records"] == 3
+    assert done.audit_position == started.audit_position + 2
+    assert events[done.audit_position].detail["to"] == "completed"
+    assert restarted.process(rid) == Status.completed  # nothing more to do
+    assert len(restarted.history(rid)) == 4
 
 
 def test_access_report_built_once_and_handed_out_once(world: Any) -> None:

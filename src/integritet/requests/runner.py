@@ -7,8 +7,8 @@ transaction. Each step is marked ``running`` (committed) before its handler runs
 ``pending`` or ``running``, and the next ``process`` runs it again. Handlers are
 idempotent, so running a step twice has the effect of running it once. One step's
 ``done`` and the next one's ``running`` commit together (one transaction per step). An
-access or portability request, whose one step (``collect``) only reads, is planned,
-collected and marked ``done`` in a single transaction (:meth:`Runner._start`).
+access or portability request, whose one step (``collect``) only reads, goes from
+``verified`` to ``completed`` in a single transaction (:meth:`Runner._answer`).
 
 When the steps are done the request waits for recipients (if any must confirm) and
 completes when the last one has; the person is then told, and for an erasure the
@@ -21,7 +21,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -50,15 +49,6 @@ FaultHook = Callable[[str], None]
 
 REPORTS_KEPT = 64  # access reports kept in memory for ``report()`` right after processing
 REPORT_TTL_S = 60.0
-
-
-@dataclass
-class Collected:
-    """An access request planned and collected in one transaction (:meth:`Runner._start`)."""
-
-    results: dict[str, Any]
-    kind: str
-    contact: str | None
 
 
 def plan(ctx: Context, kind: Kind) -> list[str]:
@@ -171,10 +161,7 @@ class Runner:
 
     def process(self, request_id: str) -> Status:
         """Move one request on as far as it can go now; returns its status."""
-        status, collected = self._start(request_id)
-        if collected is not None:  # access: planned and collected, nothing to wait for
-            known = (collected.kind, collected.contact)
-            return self._complete(request_id, collected.results, known=known)
+        status = self._start(request_id)
         if status == Status.in_progress:
             results = self._run_steps(request_id)
             told = "recipients" in results  # no recipients step: no task can be outstanding
@@ -331,21 +318,18 @@ class Runner:
                 self.lc.transition_many(session, ending, Status.completed, "system:requests")
         return {rid: Status.completed for rid in request_ids}
 
-    def _start(self, request_id: str) -> tuple[Status, Collected | None]:
+    def _start(self, request_id: str) -> Status:
         """Plan a verified (or confirmed) request; returns its status.
 
-        An access (or portability) request is collected in the same transaction: its only
-        step reads and writes nothing another step waits for, so the plan, the ``collect``
-        step (``done``, with its counts), the transition and the vault read's audit event
-        commit together (or not at all: a crash leaves it verified and a rerun starts
-        over). The report is kept in memory for :meth:`take_report`."""
-        collected: Collected | None = None
+        An access (or portability) request is answered here, in this one transaction
+        (:meth:`_answer`): its only step reads, and nothing has to wait."""
+        report: access.Report | None = None
         with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
             row = self.lc.load(session, request_id, lock=True)
             if row.status not in (Status.verified.value, Status.confirmed.value):
                 if row.status == Status.received.value:
                     raise RequestError(f"request {request_id} is not verified yet")
-                return Status(row.status), None
+                return Status(row.status)
             if not self._ready(row):
                 raise RequestError(
                     f"erasure request {request_id} is not confirmed with the person yet "
@@ -353,7 +337,7 @@ class Runner:
                 )
             names = plan(self.ctx, Kind(row.kind))
             if names == ["collect"]:
-                collected = self._collect_now(session, row)
+                report = self._answer(session, row)
             else:
                 self.lc.transition(session, row, Status.in_progress, "system:requests")
                 for seq, name in enumerate(names):
@@ -362,18 +346,30 @@ class Runner:
                             request_id=request_id, seq=seq, name=name, status="pending", attempts=0
                         )
                     )
+        if report is not None:
+            self._keep_report(request_id, report)
+            return Status.completed
         self.fault("planned")
-        if collected is not None:
-            self.fault("after:collect")
-        return Status.in_progress, collected
+        return Status.in_progress
 
-    def _collect_now(self, session: Session, row: RequestRow) -> Collected:
-        """The ``collect`` step of an access request inside the planning transaction: the
-        slow reads first (vault, datasets, consents, disclosures), the audit events (the
-        transition, then the vault read) last, so the audit append lock is held briefly."""
+    def _answer(self, session: Session, row: RequestRow) -> access.Report:
+        """An access request from ``verified`` to ``completed`` in the caller's transaction.
+
+        The slow reads come first (vault, datasets, consents, disclosures; the vault read's
+        audit event deferred), then the person is told (crash point ``request.told``), then
+        everything is recorded: ``in_progress`` (audited), the ``vault.read`` event, the
+        ``collect`` step ``done`` with its counts, ``completed`` (audited). Nothing is
+        committed until all of it is: a crash or an error before the commit leaves the
+        request ``verified`` and a rerun answers it again (the person may be told twice, as
+        after a crash at ``request.told`` for any kind). The audit append lock is taken
+        only at the end, so slow reads or mail do not hold up other appenders."""
         deferred: list[Callable[[], int]] = []
         report = access.report_for(self.ctx, self.lc, row, session, deferred)
-        results = {"collect": {"counts": report.counts()}}
+        result = {"counts": report.counts()}
+        contact = self.lc.open_value(row, "contact_sealed")
+        summary = _summary(row.kind, {"collect": result})
+        notices.send(self.ctx, contact, "completed", request=row.id, kind=row.kind, **summary)
+        self.fault("told")
         self.lc.transition(session, row, Status.in_progress, "system:requests")
         for emit in deferred:
             emit()
@@ -387,12 +383,11 @@ class Runner:
                 attempts=1,
                 started_at=now,
                 finished_at=now,
-                result=results["collect"],
+                result=result,
             )
         )
-        contact = self.lc.open_value(row, "contact_sealed")
-        self._keep_report(row.id, report)
-        return Collected(results, row.kind, contact)
+        self.lc.transition(session, row, Status.completed, "system:requests")
+        return report
 
     def steps(self, request_id: str) -> list[StepRow]:
         with self.ctx.sessions() as session:
@@ -479,20 +474,11 @@ class Runner:
             self.ctx.outbox.deliver_due()
         return propagate.poll(self.ctx, request_id)
 
-    def _complete(
-        self,
-        request_id: str,
-        results: dict[str, Any] | None = None,
-        *,
-        known: tuple[str, str | None] | None = None,
-    ) -> Status:
-        """Tell the person, then complete (``known``: the request's kind and contact
-        address when the caller has just read the row, else they are read here)."""
-        if known is None:
-            with self.ctx.sessions() as session:
-                row = self.lc.load(session, request_id)
-                known = (row.kind, self.lc.open_value(row, "contact_sealed"))
-        kind, contact = known
+    def _complete(self, request_id: str, results: dict[str, Any] | None = None) -> Status:
+        """Tell the person, then complete."""
+        with self.ctx.sessions() as session:
+            row = self.lc.load(session, request_id)
+            kind, contact = row.kind, self.lc.open_value(row, "contact_sealed")
         counts = (
             results if results is not None else {s.name: s.result for s in self.steps(request_id)}
         )
