@@ -5,14 +5,17 @@
     .venv/bin/python bench/retention.py --records 1000000  # any size, 10 % due
 
 Per backend (a temporary SQLite file; a fresh schema on the local PostgreSQL, dropped
-afterwards) the vault's own tables are filled with bulk inserts: one subject per ten
+afterwards) the vault's own tables are filled in chunks (SQLite ``executemany`` with
+``synchronous=OFF`` for the load only, PostgreSQL ``COPY`` into both schemas; the
+``subject_id`` index is built after loading; the time is printed): one subject per ten
 records, each subject with one ``access_log`` record collected two years ago (due under a
 one-year ``collected`` rule) and nine collected yesterday, so no subject is emptied and the
 sweep measures record deletion. Sealed blobs are 64 random bytes (the sweep reads metadata
-only). Then, on two identical copies:
+only). Then, on two identical copies (SQLite: a file copy; PostgreSQL: the same rows):
 
-- sweep: ``integritet.retention.run`` with that one rule (candidates in keyset batches,
-  legal-hold and restriction checks, erasure ledger, batched deletes, audit events);
+- sweep: ``integritet.retention.run`` with that one rule (candidates in batches read in
+  the table's physical order, legal-hold and restriction checks, one ``DELETE``,
+  erasure-ledger entry and audit events per batch);
 - raw: one ``DELETE FROM vault_records WHERE category = 'access_log' AND created_at <= ...``.
 
 Prints rows/s for both and the ratio (goal >= 0.5), the sweep's peak RSS growth (Linux
