@@ -102,7 +102,10 @@ _RAW: dict[str, tuple[str, str, str]] = {  # dialect: (lock, head, insert)
         f"INSERT INTO audit_events ({_COLUMNS_SQL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     "postgresql": (
-        f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})",
+        # The lock and the head in one round trip: in READ COMMITTED each statement of the
+        # string takes its own snapshot, so the head is read after the lock is granted.
+        f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK});"
+        " SELECT position, hash FROM audit_events ORDER BY position DESC LIMIT 1",
         "SELECT position, hash FROM audit_events ORDER BY position DESC LIMIT 1",
         f"INSERT INTO audit_events ({_COLUMNS_SQL})"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -118,7 +121,7 @@ class _Hold:
     fast path: prebuilt SQL, no SQLAlchemy statement per append); None elsewhere.
     """
 
-    __slots__ = ("conn", "head", "raw", "session", "sql", "tx")
+    __slots__ = ("conn", "fresh", "head", "raw", "session", "sql", "tx")
 
     def __init__(
         self,
@@ -133,8 +136,9 @@ class _Hold:
         driver = conn.connection.driver_connection if self.sql is not None else None
         self.raw: Any = driver
         self.head: tuple[int, str] | None = None
+        self.fresh = False  # head read with the lock, nothing appended since
 
-    def execute(self, index: int, params: tuple[Any, ...] = ()) -> Any:
+    def execute(self, index: int, params: tuple[Any, ...] | None = None) -> Any:
         """Run fast-path statement ``index`` (0 lock, 1 head, 2 insert); driver errors are
         raised as SQLAlchemy's ``DBAPIError`` subclasses, without the parameters."""
         assert self.sql is not None
@@ -142,7 +146,10 @@ class _Hold:
         dialect = self.conn.dialect
         try:
             cursor = self.raw.cursor()
-            cursor.execute(statement, params)
+            if params is None:  # no parameters: PostgreSQL's simple protocol, several statements
+                cursor.execute(statement)
+            else:
+                cursor.execute(statement, params)
             return cursor
         except dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(
@@ -151,10 +158,17 @@ class _Hold:
             ) from exc  # fmt: skip
 
     def lock(self) -> None:
-        """Serialise appenders until the transaction ends."""
+        """Serialise appenders until the transaction ends (on PostgreSQL: read the head)."""
         if self.sql is None:
             self.conn.execute(_HEAD.with_for_update())
-        elif not (self.conn.dialect.name == "sqlite" and self.raw.in_transaction):
+        elif self.conn.dialect.name == "postgresql":
+            cursor = self.execute(0)
+            cursor.nextset()
+            row = cursor.fetchone()
+            cursor.close()
+            self.head = (row[0], row[1]) if row is not None else (0, GENESIS)
+            self.fresh = True
+        elif not self.raw.in_transaction:
             # On SQLite a transaction that has written already holds the write lock.
             self.execute(0).close()
 
@@ -271,11 +285,12 @@ class AuditLog:
 
     def _append(self, hold: _Hold, event: AuditEvent, nested: bool) -> int:
         head = hold.head
-        if head is None or nested:
+        if head is None or (nested and not hold.fresh):
             # Re-read inside savepoints: a rolled-back savepoint may have taken rows away.
             head = hold.read_head()
         row = self._row(event, head[0] + 1, head[1])
         hold.insert(row)
+        hold.fresh = False
         position, digest = row[0], row[10]
         hold.head = None if nested else (position, digest)
         if position % self.checkpoint_every == 0:
