@@ -225,19 +225,77 @@ def sqlite_pair(tmp: Path, n: int) -> tuple[str, str, float]:
     return f"sqlite:///{a}", f"sqlite:///{b}", seconds
 
 
-def pg_pair(n: int, admin: Engine, schemas: list[str]) -> tuple[str, str, float]:
+def pg_url(schema: str) -> str:
+    sep = "&" if "?" in PG else "?"
+    return f"{PG}{sep}options=-csearch_path%3D{schema}"
+
+
+def pg_schema(admin: Engine, schema: str) -> str:
+    """Create ``schema`` with the vault's tables (migrations); its URL."""
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = pg_url(schema)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def pg_template(n: int, admin: Engine, name: str) -> float:
+    """A populated copy kept between runs (``--pg-template``): filled once, reused while
+    it holds ``n`` records. Returns the seconds spent populating (0 when reused)."""
+    with admin.connect() as conn:
+        exists = conn.scalar(
+            text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
+            {"s": name},
+        )
+        if exists:
+            held = conn.scalar(text(f'SELECT count(*) FROM "{name}".vault_records'))
+            if held == n:
+                return 0.0
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+    engine = make_engine(pg_schema(admin, name))
+    seconds = populate([engine], n)
+    engine.dispose()
+    return seconds
+
+
+def pg_copy(admin: Engine, source: str, schema: str) -> str:
+    """A fresh schema holding the same vault rows as ``source`` (copied server-side)."""
+    url = pg_schema(admin, schema)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP INDEX "{schema}".{INDEX}'))
+        for name, columns in (("vault_subjects", SUBJECT_COLUMNS),
+                              ("vault_records", RECORD_COLUMNS)):  # fmt: skip
+            cols = ",".join(columns)
+            conn.execute(
+                text(f'INSERT INTO "{schema}".{name} ({cols}) SELECT {cols} FROM "{source}".{name}')
+            )
+        conn.execute(text(f'CREATE INDEX {INDEX} ON "{schema}".vault_records (subject_id)'))
+        conn.execute(text(f'ANALYZE "{schema}".vault_records'))
+        conn.execute(text(f'ANALYZE "{schema}".vault_subjects'))
+    return url
+
+
+def pg_pair(
+    n: int, admin: Engine, schemas: list[str], template: str | None = None
+) -> tuple[str, str, float]:
+    if template is not None:
+        t0 = time.perf_counter()
+        filled = pg_template(n, admin, template)
+        urls = []
+        for _ in range(2):
+            schema = f"bench_ret_{uuid.uuid4().hex[:8]}"
+            schemas.append(schema)
+            urls.append(pg_copy(admin, template, schema))
+        if filled:
+            print(f"postgresql template {template} populated in {filled:.0f} s", file=sys.stderr)
+        return urls[0], urls[1], time.perf_counter() - t0
     urls = []
     for _ in range(2):
         schema = f"bench_ret_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         schemas.append(schema)
-        sep = "&" if "?" in PG else "?"
-        url = f"{PG}{sep}options=-csearch_path%3D{schema}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        urls.append(url)
+        urls.append(pg_schema(admin, schema))
     engines = [make_engine(url) for url in urls]
     seconds = populate(engines, n)  # the same rows into both schemas
     for engine in engines:
@@ -245,7 +303,7 @@ def pg_pair(n: int, admin: Engine, schemas: list[str]) -> tuple[str, str, float]
     return urls[0], urls[1], seconds
 
 
-def measure(backend: str, n: int, tmp: Path) -> dict[str, Any]:
+def measure(backend: str, n: int, tmp: Path, template: str | None = None) -> dict[str, Any]:
     print(f"{backend}: {n:,} records, {n // PER_SUBJECT:,} due", file=sys.stderr)
     schemas: list[str] = []
     admin = create_engine(PG, isolation_level="AUTOCOMMIT") if backend == "postgresql" else None
@@ -253,7 +311,7 @@ def measure(backend: str, n: int, tmp: Path) -> dict[str, Any]:
         if admin is None:
             sweep_url, raw_url, seconds = sqlite_pair(tmp, n)
         else:
-            sweep_url, raw_url, seconds = pg_pair(n, admin, schemas)
+            sweep_url, raw_url, seconds = pg_pair(n, admin, schemas, template)
         print(f"{backend:<10} populated {n:,} records in {seconds:.0f} s (both copies)")
         raw = timed_raw(raw_url)
         sweep = timed_sweep(sweep_url, tmp / f"home-{backend}", n)
@@ -287,13 +345,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100k records (10k due)")
     parser.add_argument("--records", type=int, help="number of records (default 10M)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--pg-template",
+        metavar="SCHEMA",
+        help="PostgreSQL: keep a populated copy in SCHEMA between runs and copy it server-side "
+        "for each measurement (populated the first time or when the size differs)",
+    )
+    parser.add_argument("--only-template", action="store_true", help="just fill --pg-template")
     args = parser.parse_args()
     n = args.records or (100_000 if args.quick else 10_000_000)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+    if args.only_template and args.pg_template:
+        admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+        print(f"populated in {pg_template(n, admin, args.pg_template):.0f} s")
+        admin.dispose()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
-            got = measure(backend, n, Path(tmp))
+            got = measure(backend, n, Path(tmp), args.pg_template)
             report(backend, got)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
