@@ -19,6 +19,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -164,18 +165,33 @@ def build_report(
             rows = [r for r in rows if r["source"] == "person"]
         if rows:
             report.categories.append({**_described(ctx, category_id), "records": rows})
-    if identities:
-        for dataset_id, connector in ctx.connectors.items():
-            tables = connector.export(identities)
-            if portability:
-                tables = _portable_rows(manifest, dataset_id, tables, portable)
-            if any(tables.values()):
-                report.datasets[dataset_id] = tables
-    if subject_id and ctx.consent is not None and not portability:
-        report.consents = [_consent(c) for c in ctx.consent.current(subject_id)]
-    if subject_id and not portability:
-        report.disclosures = _disclosures(ctx, subject_id, session)
+    exported: Future[dict[str, dict[str, list[dict[str, Any]]]]] | None = None
+    if identities and ctx.connectors:
+        # the datasets are read on another thread (their own connections) while this one
+        # reads the consents and disclosures: the waits overlap
+        exported = _EXPORTS.submit(_export_all, ctx, dict(identities))
+    try:
+        if subject_id and ctx.consent is not None and not portability:
+            report.consents = [_consent(c) for c in ctx.consent.current(subject_id)]
+        if subject_id and not portability:
+            report.disclosures = _disclosures(ctx, subject_id, session)
+    finally:
+        found = exported.result() if exported is not None else {}
+    for dataset_id, tables in found.items():
+        if portability:
+            tables = _portable_rows(manifest, dataset_id, tables, portable)
+        if any(tables.values()):
+            report.datasets[dataset_id] = tables
     return report
+
+
+_EXPORTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="integritet-export")
+
+
+def _export_all(
+    ctx: Context, identities: dict[str, str]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    return {dataset_id: c.export(identities) for dataset_id, c in ctx.connectors.items()}
 
 
 def report_for(
