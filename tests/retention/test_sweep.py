@@ -166,7 +166,7 @@ def test_range_and_id_deletes_remove_exactly_the_due_records(
         row.hold_until = datetime(2027, 1, 1, tzinfo=UTC)
     clock.set(datetime(2026, 3, 29, tzinfo=UTC))
     paths: list[str] = []
-    for name in ("delete_where", "delete_records"):
+    for name in ("delete_where", "delete_records", "delete_tid_range"):
         original = getattr(vault, name)
 
         def spy(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
@@ -177,7 +177,11 @@ def test_range_and_id_deletes_remove_exactly_the_due_records(
 
     report = run(manifest, vault, clock)
 
-    assert paths == ["delete_where", "delete_records"]  # old by its range, edge by its id
+    if vault.engine.dialect.name == "postgresql":  # one statement per block range
+        assert set(paths) == {"delete_tid_range", "delete_records"}
+        assert paths.count("delete_records") == 1  # edge by its id
+    else:
+        assert paths == ["delete_where", "delete_records"]  # old by its range, edge by its id
     logs = by_rule(report, "logs-1m", "access_log")
     assert (logs.due, logs.done, logs.held, logs.restricted) == (2, 2, 1, 1)  # type: ignore[attr-defined]
     left = {name: records(vault, sid, "access_log") for name, sid in created.items()}

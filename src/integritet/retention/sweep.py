@@ -300,6 +300,18 @@ class _Judge:
             if not self.holds[c] and c not in inexact
         }
 
+    def one_statement(self, vault: Vault) -> bool:
+        """Whether a batch can be found and deleted in one statement
+        (:meth:`Vault.delete_tid_range`): PostgreSQL, anchor ``collected``, action
+        ``delete`` or ``crypto_shred``, no manifest hold on any of the categories."""
+        rule = self.rule
+        return (
+            vault.engine.dialect.name == "postgresql"
+            and rule.anchor == Anchor.collected
+            and rule.action in (RetentionAction.delete, RetentionAction.crypto_shred)
+            and not any(self.holds.values())
+        )
+
     def needs_events(self, batch: list[_Candidate]) -> bool:
         return any(self.holds[c.category] for c in batch)
 
@@ -375,6 +387,28 @@ def sweep_rule(
     totals.reports.extend(reports.values())
     seen_subjects = {c: _Distinct() for c in rule.categories}
     judge = _Judge(vault.manifest, rule, now)
+    if not dry_run and judge.one_statement(vault):
+        _sweep_tid_ranges(vault, rule, judge, reports, seen_subjects, totals, progress)
+    else:
+        _sweep_batches(vault, rule, judge, reports, seen_subjects, totals, dry_run, progress)
+    for category, subjects in seen_subjects.items():
+        reports[category].subjects = subjects.count
+        reports[category].oldest = _in_utc(reports[category].oldest)
+
+
+def _sweep_batches(
+    vault: Vault,
+    rule: RetentionRule,
+    judge: _Judge,
+    reports: dict[str, RuleReport],
+    seen_subjects: dict[str, _Distinct],
+    totals: SweepTotals,
+    dry_run: bool,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Candidates read batch by batch (:func:`candidates`), judged here, due ones deleted
+    by range or by id (:func:`remove_batch`)."""
+    now = judge.now
     due_verdict, held_verdict = rules.Verdict.due, rules.Verdict.held
     for batch, span in candidates(vault, rule, now):
         events = (
@@ -406,9 +440,118 @@ def sweep_rule(
             totals.erased_subjects += erase_subjects(vault, emptied)
         if progress is not None:
             progress(len(batch))
-    for category, subjects in seen_subjects.items():
-        reports[category].subjects = subjects.count
-        reports[category].oldest = _in_utc(reports[category].oldest)
+
+
+def _heap_shape(vault: Vault) -> tuple[int, float]:
+    """Blocks of ``vault_records`` and the planner's estimate of rows per block."""
+    with vault.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_relation_size('vault_records') / current_setting('block_size')::int,"
+                " reltuples, relpages FROM pg_class WHERE oid = 'vault_records'::regclass"
+            )
+        ).one()
+    blocks, tuples, pages = int(row[0] or 0), float(row[1] or 0), int(row[2] or 0)
+    per_block = tuples / pages if tuples > 0 and pages > 0 else 50.0
+    return blocks, max(per_block, 1.0)
+
+
+def _sweep_tid_ranges(
+    vault: Vault,
+    rule: RetentionRule,
+    judge: _Judge,
+    reports: dict[str, RuleReport],
+    seen_subjects: dict[str, _Distinct],
+    totals: SweepTotals,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """PostgreSQL, rules SQL states exactly: one statement per block range finds the
+    candidates and deletes the due ones (:meth:`Vault.delete_tid_range`), in the batch's
+    transaction with the ledger entry, access check and audit events. The range width
+    adapts to aim at ``BATCH`` candidates; a range holding more is cut after ``BATCH``
+    (in heap order) and the next one starts there, so memory stays bounded. Candidates
+    the statement left (held, restricted, anchor within the calendar's uncertainty) are
+    judged here; due ones among them go by id (:func:`remove_batch`)."""
+    now, limit = judge.now, judge.limit
+    blocks, per_block = _heap_shape(vault)
+    width, after = max(1, int(BATCH / per_block)), "(0,0)"
+    purpose = purpose_for(vault.manifest, list(rule.categories))
+    due_verdict, held_verdict = rules.Verdict.due, rules.Verdict.held
+    while _block(after) <= blocks:
+        span = (after, f"({_block(after) + width},0)")
+        emptied: set[str] = set()
+
+        def on_delete(s: Session, rows: list[Deleted], emptied: set[str] = emptied) -> None:
+            by_category: dict[str, set[str]] = {}
+            counts: Counter[str] = Counter()
+            for _id, subject_id, category in rows:
+                by_category.setdefault(category, set()).add(subject_id)
+                counts[category] += 1
+            for category in sorted(counts):
+                vault.audit.append(
+                    s,
+                    AuditEvent(
+                        actor=ACTOR.label,
+                        action=f"retention.{rule.action.value}",
+                        outcome="done",
+                        detail={
+                            "rule": rule.id,
+                            "category": category,
+                            "records": counts[category],
+                            "subjects": len(by_category[category]),
+                        },
+                    ),
+                )
+            subjects = set().union(*by_category.values()) if by_category else set()
+            emptied.update(empty_subjects(s, subjects, now))
+
+        scanned, last = vault.delete_tid_range(
+            ACTOR,
+            purpose,
+            span,
+            size=BATCH,
+            categories=list(rule.categories),
+            never=limit.never,
+            surely=limit.surely,
+            unheld_at=now,
+            rule=rule.id,
+            on_delete=on_delete,
+        )
+        left: list[_Candidate] = []
+        for rid, sid, category, created, hold_until, restricted, gone in scanned:
+            report = reports[category]
+            created = _aware_at(created)
+            if gone:
+                report.due += 1
+                report.done += 1
+                report.see(created)
+                seen_subjects[category].add(sid)
+                continue
+            cand = _Candidate(rid, sid, category, created, _aware(hold_until), restricted, None)
+            verdict = judge.verdict(cand, {})
+            if verdict == held_verdict:
+                report.held += 1
+            elif verdict == due_verdict and restricted:
+                report.restricted += 1
+            elif verdict == due_verdict:
+                report.due += 1
+                report.see(cand.anchor_at)
+                seen_subjects[category].add(sid)
+                left.append(cand)
+        if left:
+            removed, more = remove_batch(vault, rule, left, now)
+            for category, count in removed.items():
+                reports[category].done += count
+            emptied |= more
+        totals.erased_subjects += erase_subjects(vault, emptied)
+        if progress is not None:
+            progress(len(scanned))
+        if len(scanned) >= BATCH and last is not None:  # cut: continue after its last row
+            after, width = last, max(1, width // 2)
+        else:  # aim the next range at BATCH candidates
+            after = span[1]
+            grown = int(width * BATCH / len(scanned)) if scanned else width * 2
+            width = max(1, min(grown, width * 2, 1 << 20))
 
 
 def _verdict(

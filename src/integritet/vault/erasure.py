@@ -33,6 +33,7 @@ from sqlalchemy import (
     cast,
     delete,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -54,6 +55,44 @@ from integritet.vault.tables import (
 LEDGER_NAME = "erasure-ledger.jsonl"
 Deleted = tuple[str, str, str]  # (record id, subject id, category) of a deleted record
 ID_CHUNK = 10_000  # ids per DELETE statement (SQLite allows 32,766 parameters)
+# (id, subject, category, created_at, hold_until, restricted, deleted) of a scanned candidate
+Scanned = tuple[str, str, str, datetime, datetime | None, bool, bool]
+
+# One block range of the heap: at most :size candidates (subjects probed by primary key, no
+# hash of the whole subject table; the TID range scan reads the range in heap order and a
+# bounded top-N sort cuts it at :size), then the DELETE by ctid of the due ones (a TID
+# scan), the conditions re-checked on the row itself.
+_TID_RANGE_SWEEP = """
+WITH c AS MATERIALIZED (
+    SELECT r.ctid AS tid, r.id, r.subject_id, r.category, r.created_at, r.hold_until,
+           s.restricted
+    FROM vault_records r
+    CROSS JOIN LATERAL (
+        SELECT vs.restricted FROM vault_subjects vs
+        WHERE vs.id = r.subject_id AND vs.erased_at IS NULL
+        OFFSET 0
+    ) s
+    WHERE r.ctid > CAST(:lo AS tid) AND r.ctid < CAST(:hi AS tid)
+      AND r.category = ANY(CAST(:cats AS varchar[]))
+      AND r.created_at <= :never
+    ORDER BY r.ctid
+    LIMIT :size
+), gone AS (
+    DELETE FROM vault_records r
+    WHERE r.ctid = ANY(ARRAY(
+            SELECT c.tid FROM c
+            WHERE c.restricted IS FALSE AND c.created_at <= :surely
+              AND (c.hold_until IS NULL OR c.hold_until <= :unheld_at)))
+      AND r.category = ANY(CAST(:cats AS varchar[]))
+      AND r.created_at <= :surely
+      AND (r.hold_until IS NULL OR r.hold_until <= :unheld_at)
+      AND NOT (r.key_ref LIKE 'hold:%' AND r.hold_until > :now)
+    RETURNING r.id
+)
+SELECT c.id, c.subject_id, c.category, c.created_at, c.hold_until, c.restricted,
+       g.id IS NOT NULL, CAST(c.tid AS text)
+FROM c LEFT JOIN gone g ON g.id = c.id
+"""
 
 
 def ids_in(column: SQLColumnExpression[str], ids: list[str], dialect: str) -> ColumnElement[bool]:
@@ -283,6 +322,62 @@ class ErasureMixin(VaultCore):
         return self._delete_batch(
             actor, purpose, lambda s: self._delete_matching(s, where), rule, on_delete
         )
+
+    def delete_tid_range(
+        self,
+        actor: Actor,
+        purpose: str,
+        span: tuple[str, str],
+        *,
+        size: int,
+        categories: list[str],
+        never: datetime,
+        surely: datetime,
+        unheld_at: datetime,
+        rule: str,
+        on_delete: Callable[[Session, list[Deleted]], None] | None = None,
+    ) -> tuple[list[Scanned], str | None]:
+        """PostgreSQL only: retention's scan and ``DELETE`` of one block range of the heap
+        (``ctid`` after ``span[0]`` and before ``span[1]``) in one statement.
+
+        The statement reads the first ``size`` (in heap order) of the range's records of
+        ``categories`` created at or before ``never`` (the candidates) with their
+        subject's restriction, probed by primary key
+        per candidate (``LATERAL ... OFFSET 0``: no hash of the whole subject table), and
+        deletes by ``ctid`` those created at or before ``surely`` with no hold running at
+        ``unheld_at`` and no vault legal hold running now, of live unrestricted subjects
+        (the same snapshot as the read: a hold or restriction set earlier is respected; a
+        row updated meanwhile is re-checked by PostgreSQL and left alone). Then, as
+        :meth:`delete_where`: the access check, ledger entry (fsynced before the commit),
+        ``on_delete`` and the ``vault.delete_records`` audit event, one transaction.
+        Returns every candidate as (id, subject, category, created_at, hold_until,
+        restricted, deleted), so the caller can judge and count the ones left, and the
+        last candidate's ``ctid`` (where the next range starts when ``size`` were found)."""
+        scanned: list[Scanned] = []
+        last: list[tuple[int, int]] = []
+
+        def deleter(s: Session) -> list[Deleted]:
+            result = s.execute(
+                text(_TID_RANGE_SWEEP),
+                {
+                    "lo": span[0],
+                    "hi": span[1],
+                    "cats": categories,
+                    "never": never,
+                    "surely": surely,
+                    "unheld_at": unheld_at,
+                    "now": self.now(),
+                    "size": size,
+                },
+            )
+            for r in result:
+                scanned.append((r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])))
+                block, offset = str(r[7]).strip("()").split(",")
+                last[:] = [max([(int(block), int(offset)), *last])]
+            return [(r[0], r[1], r[2]) for r in scanned if r[6]]
+
+        self._delete_batch(actor, purpose, deleter, rule, on_delete)
+        return scanned, (f"({last[0][0]},{last[0][1]})" if last else None)
 
     def _delete_batch(
         self,
