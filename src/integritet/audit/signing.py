@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from integritet.audit.chain import SEP
 from integritet.errors import AuditFileError, KeyUnavailable
+from integritet.keyfile import create_once
 
 SIGNING_KEY_NAME = "audit-signing.key"
 CHECKPOINT_DOMAIN = "integritet-audit-checkpoint-v1"
@@ -107,13 +107,8 @@ def _create_signing_key(path: Path, notify: Callable[[str], None] | None) -> Ed2
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
+    if not create_once(path, pem):  # another thread or process was first: use theirs
         return load_or_create_signing_key(path, notify)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
     message = f"created audit signing key {path}"
     if notify is not None:
         notify(message)

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from integritet.consent.ledger import ConsentLedger, ConsentSource, ConsentState, Evidence
 from integritet.errors import ConsentError
+from integritet.keyfile import create_once
 
 
 @dataclass(frozen=True)
@@ -91,14 +92,9 @@ def signing_key(home: Path) -> bytes:
     path = home / UNSUBSCRIBE_KEY
     if path.exists():
         return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
+    if not create_once(path, key.hex().encode()):  # another thread or process was first
         return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.hex())
     return key
 
 

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from integritet.errors import ConfigError, KeyUnavailable
+from integritet.keyfile import create_once
 
 KEY_FILE = "requests-keys.json"
 _NONCE = 12
@@ -68,14 +69,9 @@ class RequestKeys:
         """Read ``home/requests-keys.json``, creating it (0600) when absent."""
         path = home / KEY_FILE
         if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
             keys = cls.generate()
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return cls.load_or_create(home)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(keys._export(), fh)
+            if not create_once(path, json.dumps(keys._export()).encode()):
+                return cls.load_or_create(home)  # another thread or process was first
             return keys
         try:
             data = json.loads(path.read_text())
