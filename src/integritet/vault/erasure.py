@@ -90,7 +90,7 @@ WITH c AS MATERIALIZED (
     RETURNING r.id
 )
 SELECT c.id, c.subject_id, c.category, c.created_at, c.hold_until, c.restricted,
-       g.id IS NOT NULL, CAST(c.tid AS text)
+       g.id IS NOT NULL, (SELECT CAST(max(m.tid) AS text) FROM c m)
 FROM c LEFT JOIN gone g ON g.id = c.id
 """
 
@@ -354,7 +354,7 @@ class ErasureMixin(VaultCore):
         restricted, deleted), so the caller can judge and count the ones left, and the
         last candidate's ``ctid`` (where the next range starts when ``size`` were found)."""
         scanned: list[Scanned] = []
-        last: list[tuple[int, int]] = []
+        last: list[str] = []
 
         def deleter(s: Session) -> list[Deleted]:
             result = s.execute(
@@ -372,12 +372,12 @@ class ErasureMixin(VaultCore):
             )
             for r in result:
                 scanned.append((r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])))
-                block, offset = str(r[7]).strip("()").split(",")
-                last[:] = [max([(int(block), int(offset)), *last])]
+                if not last:
+                    last.append(str(r[7]))
             return [(r[0], r[1], r[2]) for r in scanned if r[6]]
 
         self._delete_batch(actor, purpose, deleter, rule, on_delete)
-        return scanned, (f"({last[0][0]},{last[0][1]})" if last else None)
+        return scanned, (last[0] if last else None)
 
     def _delete_batch(
         self,
