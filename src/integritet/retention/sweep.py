@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -356,6 +356,10 @@ class _Distinct:
                 if held:
                     self._put(held)
 
+    def add_all(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.add(key)
+
     def _put(self, fp: int) -> bool:
         """Insert ``fp``; False when it was there already."""
         slots, mask = self.slots, len(self.slots) - 1
@@ -518,16 +522,20 @@ def _sweep_tid_ranges(
             on_delete=on_delete,
         )
         left: list[_Candidate] = []
-        for rid, sid, category, created, hold_until, restricted, gone in scanned:
-            report = reports[category]
-            created = _aware_at(created)
+        for category, report in reports.items():  # the deleted ones: counted in bulk
+            gone = [r for r in scanned if r[6] and r[2] == category]
             if gone:
-                report.due += 1
-                report.done += 1
-                report.see(created)
-                seen_subjects[category].add(sid)
+                report.due += len(gone)
+                report.done += len(gone)
+                report.see(_aware_at(min(r[3] for r in gone)))
+                seen_subjects[category].add_all(r[1] for r in gone)
+        for rid, sid, category, created, hold_until, restricted, deleted in scanned:
+            if deleted:
                 continue
-            cand = _Candidate(rid, sid, category, created, _aware(hold_until), restricted, None)
+            report = reports[category]
+            cand = _Candidate(
+                rid, sid, category, _aware_at(created), _aware(hold_until), restricted, None
+            )
             verdict = judge.verdict(cand, {})
             if verdict == held_verdict:
                 report.held += 1

@@ -370,11 +370,11 @@ class ErasureMixin(VaultCore):
                     "size": size,
                 },
             )
-            for r in result:
-                scanned.append((r[0], r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6])))
-                if not last:
-                    last.append(str(r[7]))
-            return [(r[0], r[1], r[2]) for r in scanned if r[6]]
+            rows = result.fetchall()
+            if rows:
+                last.append(str(rows[0][7]))
+            scanned.extend((r[0], r[1], r[2], r[3], r[4], r[5] is True, r[6] is True) for r in rows)
+            return [(r[0], r[1], r[2]) for r in rows if r[6]]
 
         self._delete_batch(actor, purpose, deleter, rule, on_delete)
         return scanned, (last[0] if last else None)
