@@ -709,7 +709,7 @@ def add_aggregates(
 
 
 _EMPTY_SUBJECTS = """
-SELECT u.id FROM unnest(CAST(:ids AS varchar[])) AS u(id)
+SELECT u.id FROM unnest(string_to_array(CAST(:ids AS text), ',')) AS u(id)
 WHERE NOT EXISTS (
     SELECT 1 FROM vault_records r
     WHERE r.subject_id = u.id AND NOT (r.key_ref LIKE 'hold:%' AND r.hold_until > :now))
@@ -725,13 +725,13 @@ def empty_subjects(s: Session, subject_ids: set[str], now: datetime) -> set[str]
     one ``NOT EXISTS`` probe per subject (it stops at the first live record)."""
     ids, out = sorted(subject_ids), set[str]()
     dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        # Driven by the id array (one index probe per subject): ``id = ANY(:ids)`` on the
+    if dialect == "postgresql" and not any("," in i for i in ids):
+        # Driven by the id list (one index probe per subject): ``id = ANY(:ids)`` on the
         # subject table is planned as a scan of all subjects, each tested against the list.
+        # The ids (hex) go as one comma-separated string, split by the server.
         for start in range(0, len(ids), CHUNK):
-            found = s.execute(
-                text(_EMPTY_SUBJECTS), {"ids": ids[start : start + CHUNK], "now": now}
-            )
+            joined = ",".join(ids[start : start + CHUNK])
+            found = s.execute(text(_EMPTY_SUBJECTS), {"ids": joined, "now": now})
             out.update(str(r[0]) for r in found)
         return out
     held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
