@@ -18,6 +18,10 @@ only). Then, on two identical copies (SQLite: a file copy; PostgreSQL: the same 
   erasure-ledger entry and audit events per batch);
 - raw: one ``DELETE FROM vault_records WHERE category = 'access_log' AND created_at <= ...``.
 
+``--pg-template SCHEMA`` (PostgreSQL) fills SCHEMA once, keeps it between runs and copies
+it server-side (``INSERT ... SELECT``) into the two schemas measured, so iterating at 2M
+does not re-populate each time (drop it by hand when done).
+
 Prints rows/s for both and the ratio (goal >= 0.5), the sweep's peak RSS growth (Linux
 ``VmHWM`` reset through ``/proc/self/clear_refs``; goal: flat in N), CPU time of this
 process, and the load average. Not part of the test suite.
