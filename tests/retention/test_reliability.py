@@ -309,3 +309,78 @@ def test_schedule_daily_runs_once_per_day_and_stops() -> None:
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+# --------------------------------------------------------------------------- emptied subjects
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "point",
+    ["retention.batch_committed:2", "erase.committed:2", "erase.rows_deleted:2"],
+)
+def test_kill_9_after_a_batch_emptied_subjects_then_rerun_erases_them(
+    retention_settings: Settings,
+    loggamera: Manifest,
+    clock: FixedClock,
+    tmp_path: Path,
+    point: str,
+) -> None:
+    """Issue #6: SIGKILL right after a batch's commit (before, the emptied subjects were
+    erased after it, in other transactions) or inside it. Whatever the kill left, after a
+    rerun every subject whose last record the sweep deleted is erased: subject row,
+    identities, key gone, ledger entry; a subject with no records yet is left alone;
+    each subject has exactly one ``vault.erase`` event; the audit chain verifies."""
+    from sqlalchemy import func, select
+
+    from integritet.vault.erasure import read_ledger
+    from integritet.vault.tables import ErasureRow, IdentityRow, KeyRow, SubjectRow
+
+    rule = RetentionRule(
+        id="old-logs", categories=["access_log"], duration=Duration.parse("30d"),
+        anchor=Anchor.collected,
+    )  # fmt: skip
+    manifest = loggamera.model_copy(update={"retention": [rule], "log_sources": [], "datasets": []})
+    vault = opened(retention_settings, manifest, clock)
+    emptied = [person(vault, f"e{i}@example.se", categories=("access_log",)) for i in range(9)]
+    kept = [person(vault, f"k{i}@example.se", categories=("contact", "access_log"))
+            for i in range(3)]  # fmt: skip
+    clock.set(datetime(2026, 5, 30, tzinfo=UTC))
+    newcomer = vault.create_subject(APP, "account", {"email": "new@example.se"})  # no records
+    script = tmp_path / "sweep.py"
+    script.write_text(KILL_SCRIPT)
+    policy = Path(__file__).resolve().parents[2] / "examples" / "loggamera" / "policy.yaml"
+    url = retention_settings.resolved_database_url
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "INTEGRITET_FAILPOINT": point}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(policy), str(retention_settings.home), url],
+        capture_output=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+    clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    run(manifest, vault, clock)
+
+    with vault.tx() as s:
+        for sid in emptied:
+            assert s.get(SubjectRow, sid) is None
+            assert s.scalar(select(func.count()).where(KeyRow.subject_id == sid)) == 0
+            assert s.scalar(select(func.count()).where(IdentityRow.subject_id == sid)) == 0
+            assert vault.was_erased(s, sid)
+        erased_rows = s.scalars(
+            select(ErasureRow.subject_id).where(ErasureRow.categories.is_(None))
+        )
+        assert set(erased_rows) == set(emptied)
+    assert not any(vault.exists(sid) for sid in emptied)
+    assert all(vault.exists(sid) for sid in [*kept, newcomer])
+    assert all(len(vault.records(APP, "account", s, "contact")) == 1 for s in kept)
+    assert all(vault.records(APP, "account", s, "access_log") == [] for s in kept)
+    ledger = {e.subject_id for e in read_ledger(vault.ledger_path) if e.categories is None}
+    assert set(emptied) <= ledger and newcomer not in ledger
+    erase_events = [e for e in vault.audit.entries() if e.action == "vault.erase"]
+    assert sorted(str(e.subject) for e in erase_events) == sorted(emptied)
+    assert vault.audit.verify().ok
+    replay = vault.replay_erasures(Actor.system("ops"))
+    assert replay.erased_subjects == 0 and replay.erased_records == 0
+    assert all(vault.exists(sid) for sid in [*kept, newcomer])
+    vault.engine.dispose()

@@ -27,6 +27,7 @@ import hashlib
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,12 +51,13 @@ from sqlalchemy.orm import Session
 from integritet.access import Actor
 from integritet.audit import AuditEvent
 from integritet.clock import utc
+from integritet.errors import AccessDenied, VaultError
 from integritet.manifest.model import Anchor, Manifest, RetentionAction, RetentionRule
 from integritet.retention import rules
 from integritet.retention.logs import Limit
 from integritet.retention.tables import AggregateRow, WarningRow
-from integritet.vault import Vault
-from integritet.vault.erasure import Deleted, ids_in
+from integritet.vault import Vault, bulk, faults
+from integritet.vault.erasure import Deleted, LedgerEntry, ids_in
 from integritet.vault.tables import EventRow, RecordRow, SubjectRow
 
 ACTOR = Actor.system("retention")
@@ -441,7 +443,8 @@ def _sweep_batches(
             removed, emptied = remove_batch(vault, rule, due, now, ranges)
             for category, count in removed.items():
                 reports[category].done += count
-            totals.erased_subjects += erase_subjects(vault, emptied)
+            faults.point("retention.batch_committed")
+            totals.erased_subjects += len(emptied)
         if progress is not None:
             progress(len(batch))
 
@@ -507,20 +510,21 @@ def _sweep_tid_ranges(
                     ),
                 )
             subjects = set().union(*by_category.values()) if by_category else set()
-            emptied.update(empty_subjects(s, subjects, now))
+            emptied.update(erase_in_batch(vault, s, empty_subjects(s, subjects, now)))
 
-        scanned, last = vault.delete_tid_range(
-            ACTOR,
-            purpose,
-            span,
-            size=BATCH,
-            categories=list(rule.categories),
-            never=limit.never,
-            surely=limit.surely,
-            unheld_at=now,
-            rule=rule.id,
-            on_delete=on_delete,
-        )
+        with _erasure_refusals(vault):
+            scanned, last = vault.delete_tid_range(
+                ACTOR,
+                purpose,
+                span,
+                size=BATCH,
+                categories=list(rule.categories),
+                never=limit.never,
+                surely=limit.surely,
+                unheld_at=now,
+                rule=rule.id,
+                on_delete=on_delete,
+            )
         left: list[_Candidate] = []
         for category, report in reports.items():  # the deleted ones: counted in bulk
             gone = [r for r in scanned if r[6] and r[2] == category]
@@ -551,7 +555,8 @@ def _sweep_tid_ranges(
             for category, count in removed.items():
                 reports[category].done += count
             emptied |= more
-        totals.erased_subjects += erase_subjects(vault, emptied)
+        faults.point("retention.batch_committed")
+        totals.erased_subjects += len(emptied)
         if progress is not None:
             progress(len(scanned))
         if len(scanned) >= BATCH and last is not None:  # cut: continue after its last row
@@ -623,12 +628,13 @@ def remove_batch(
                     },
                 ),
             )
-            emptied.update(empty_subjects(s, subjects, now))
+            emptied.update(erase_in_batch(vault, s, empty_subjects(s, subjects, now)))
 
         purpose = purpose_for(vault.manifest, [category])
         where = (ranges or {}).get(category)
         if where is not None:
-            gone = vault.delete_where(ACTOR, purpose, where, rule=rule.id, on_delete=on_delete)
+            with _erasure_refusals(vault):
+                gone = vault.delete_where(ACTOR, purpose, where, rule=rule.id, on_delete=on_delete)
         else:
             by_id = {c.id: c for c in items}
 
@@ -640,7 +646,10 @@ def remove_batch(
             ) -> None:
                 on(s, [(i, known[i].subject_id, known[i].category) for i in sorted(ids)])
 
-            gone = vault.delete_records(ACTOR, purpose, list(by_id), rule=rule.id, on_delete=on_ids)
+            with _erasure_refusals(vault):
+                gone = vault.delete_records(
+                    ACTOR, purpose, list(by_id), rule=rule.id, on_delete=on_ids
+                )
         removed[category] = len(gone)
     return removed, emptied
 
@@ -760,6 +769,94 @@ def live_records(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
             .group_by(RecordRow.subject_id)
         )
     )
+
+
+class _ErasureRefused(Exception):
+    """The access check refused erasing a subject inside a batch's transaction."""
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__("erase")
+        self.subject_id = subject_id
+
+
+@contextmanager
+def _erasure_refusals(vault: Vault) -> Iterator[None]:
+    """Around a batch's transaction: a refusal raised inside it (:func:`erase_in_batch`)
+    has rolled the whole batch back; audit it (own transaction) and raise."""
+    try:
+        yield
+    except _ErasureRefused as refusal:
+        with vault.tx() as s:
+            subject = s.get(SubjectRow, refusal.subject_id)
+        vault.guard(ACTOR, "vault.erase", "erase", purpose=_erase_purpose(vault), subject=subject)
+        raise VaultError("access check changed during the erasure") from None
+
+
+def _erase_purpose(vault: Vault) -> str:
+    return purpose_for(vault.manifest, [c.id for c in vault.manifest.categories])
+
+
+def erase_in_batch(vault: Vault, s: Session, subject_ids: set[str]) -> set[str]:
+    """Erase whole subjects (those of ``subject_ids`` still live and unrestricted) inside
+    the batch's transaction ``s``, so a kill leaves a batch and the erasure of the subjects
+    it emptied done or not done together (issue #6): what :meth:`Vault.erase` does, set
+    based (:func:`integritet.vault.bulk._erase_all_in`: records not under a running hold,
+    identities, events and keys deleted, held records kept under the hold key, one erasure
+    row each), the access check per subject (a refusal rolls the batch back and is audited
+    by :func:`_erasure_refusals`), the ledger lines fsynced once before the commit, one
+    ``vault.erase`` audit event per subject, and their pending warnings dropped."""
+    if not subject_ids:
+        return set()
+    ids, dialect = sorted(subject_ids), s.get_bind().dialect.name
+    rows: list[SubjectRow] = []
+    for start in range(0, len(ids), CHUNK):
+        rows.extend(
+            s.scalars(
+                select(SubjectRow)
+                .where(
+                    ids_in(SubjectRow.id, ids[start : start + CHUNK], dialect),
+                    SubjectRow.erased_at.is_(None),
+                    SubjectRow.restricted.is_(False),
+                )
+                .order_by(SubjectRow.id)
+                .with_for_update()
+            )
+        )
+    if not rows:
+        return set()
+    purpose = _erase_purpose(vault)
+    for row in rows:
+        try:
+            vault.access.check(
+                ACTOR, purpose, None, "erase", subject_customer=row.customer_id, subject=row.id
+            )
+        except AccessDenied:
+            raise _ErasureRefused(row.id) from None
+    now = vault.now()
+    entries = {row.id: LedgerEntry(row.id, None, now) for row in rows}
+    bulk._append_ledger_many(vault, entries.values())
+    erased: dict[str, tuple[SubjectRow, tuple[str, ...], tuple[Any, ...]]] = {}
+    for start in range(0, len(rows), CHUNK):
+        erased.update(bulk._erase_all_in(vault, s, rows[start : start + CHUNK], entries))
+    for sid in sorted(erased):
+        row, categories, kept = erased[sid]
+        vault.emit(
+            s,
+            ACTOR,
+            "vault.erase",
+            "done",
+            purpose=purpose,
+            subject=row,
+            detail={"categories": ",".join(categories), "kept": len(kept)},
+        )
+    done = sorted(erased)
+    for start in range(0, len(done), CHUNK):
+        s.execute(
+            delete(WarningRow).where(
+                ids_in(WarningRow.subject_id, done[start : start + CHUNK], dialect)
+            )
+        )
+    return set(done)
 
 
 def erase_subjects(vault: Vault, subject_ids: set[str]) -> int:
