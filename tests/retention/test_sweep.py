@@ -191,3 +191,38 @@ def test_range_and_id_deletes_remove_exactly_the_due_records(
     assert sorted(int(e.detail["records"]) for e in deletes) == [1, 1]  # type: ignore[arg-type]
     assert vault.audit.verify().ok
     vault.engine.dispose()
+
+
+def test_refused_erasure_of_an_emptied_subject_rolls_its_batch_back_and_is_audited(
+    vault: Vault, loggamera: Manifest, clock: FixedClock, monkeypatch: Any
+) -> None:
+    """The emptied subjects are erased in the batch's transaction: when the access check
+    refuses that erasure, the batch's delete is rolled back too, the refusal audited."""
+    import pytest
+
+    from integritet.errors import AccessDenied
+
+    rule = RetentionRule(
+        id="old-logs", categories=["access_log"], duration=Duration.parse("30d"),
+        anchor=Anchor.collected,
+    )  # fmt: skip
+    manifest = loggamera.model_copy(update={"retention": [rule], "log_sources": [], "datasets": []})
+    lone = person(vault, "lone@example.se", categories=("access_log",))
+    clock.advance(timedelta(days=60))
+    access = vault.access
+    allowed = access.check
+
+    def check(actor: Actor, purpose: str, category: str | None, verb: str, **kw: Any) -> None:
+        if verb == "erase" and category is None and kw.get("subject") == lone:
+            raise AccessDenied("whole-subject erasure not allowed in this test")
+        allowed(actor, purpose, category, verb, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(access, "check", check)
+    with pytest.raises(AccessDenied):
+        run(manifest, vault, clock)
+
+    assert records(vault, lone, "access_log") == 1 and vault.exists(lone)
+    denied = [e for e in vault.audit.entries() if e.action == "vault.erase"]
+    assert [(e.outcome, e.subject) for e in denied] == [("denied", lone)]
+    assert not [e for e in vault.audit.entries() if e.action == "retention.delete"]
+    assert vault.audit.verify().ok
