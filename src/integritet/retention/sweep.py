@@ -14,9 +14,11 @@ before the commit), so ``vault replay-erasures`` after a backup restore deletes 
 A process killed mid-sweep leaves whole batches done or not done; a rerun recomputes what
 is due from the database, so nothing is removed twice and nothing is missed.
 
-A subject left with no records but those under a legal hold is erased entirely through
-:meth:`Vault.erase` (keys destroyed, identities and events deleted, held records kept under
-the hold key). Restricted subjects (Art. 18) are skipped and counted. ``crypto_shred``
+A subject left with no records but those under a legal hold is erased entirely, in the
+transaction of the batch that emptied it (:func:`erase_in_batch`: what :meth:`Vault.erase`
+does; keys destroyed, identities and events deleted, held records kept under the hold key),
+so a kill between the batch and the erasure cannot strand it (a rerun would not find it:
+it has no due record left). Restricted subjects (Art. 18) are skipped and counted. ``crypto_shred``
 rules remove the sealed rows; the subject's key is destroyed when nothing else of the
 subject remains (keys are per subject, not per record).
 """
