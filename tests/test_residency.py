@@ -14,7 +14,8 @@ from integritet.errors import AccessDenied, NotFound, ResidencyError
 from integritet.manifest import Manifest, load_manifest
 from integritet.residency import NodeSettings, Residency, assert_location_allowed
 from integritet.settings import Settings
-from integritet.vault import Vault, open_vault
+from integritet.vault import NewRecord, Vault, open_vault
+from integritet.vault.importer import Importer
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOP = ROOT / "examples" / "loop-backup" / "policy.yaml"
@@ -145,3 +146,91 @@ def test_cli_customers_location(
     refused = run_cli("customers", "location", customer, "mars-base", "-p", str(LOOP))
     assert refused.exit_code == 3 and "not one of the offered" in refused.stderr
     assert "Traceback" not in refused.output
+
+
+# ---------------------------------------------------------------- batch and import paths
+
+
+def test_put_records_checks_the_location_once_per_batch(
+    vault: Vault, loop: Manifest, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer, sid = _customer_with_person(vault)
+    other = vault.create_subject(APP, "service", {"email": "eli@fri.example"})
+    Residency(vault, loop, clock, here="").choose_location(APP, customer, "gcp-finland")
+    fields = _content_fields(loop)
+    items = [
+        NewRecord(other, "content", fields, "customer"),
+        NewRecord(sid, "content", fields, "customer"),
+        NewRecord(sid, "content", fields, "customer"),
+    ]
+    monkeypatch.setenv("INTEGRITET_LOCATION", "aws-frankfurt")
+    with pytest.raises(ResidencyError, match="chose 'gcp-finland'"):
+        vault.put_records(APP, "service", items)
+    assert vault.records(APP, "service", sid, "content") == []
+    assert vault.records(APP, "service", other, "content") == []  # all or nothing
+    denied = [e for e in vault.audit.entries() if e.action == "residency.write"]
+    assert len(denied) == 1 and denied[0].outcome == "denied"
+    assert denied[0].detail["location"] == "aws-frankfurt" and denied[0].detail["refused"] == 2
+    monkeypatch.setenv("INTEGRITET_LOCATION", "mars-base")
+    with pytest.raises(ResidencyError, match="'mars-base' is not declared"):
+        vault.put_records(APP, "service", items[:1])
+    monkeypatch.setenv("INTEGRITET_LOCATION", "gcp-finland")
+    ids = vault.put_records(APP, "service", items)
+    assert len(ids) == 3 and len(vault.records(APP, "service", sid, "content")) == 2
+    monkeypatch.delenv("INTEGRITET_LOCATION")  # unset: each customer's own location
+    assert len(vault.put_records(APP, "service", items)) == 3
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_refuses_rows_of_customers_that_chose_elsewhere(
+    vault: Vault, loop: Manifest, clock: FixedClock, tmp_path: Path
+) -> None:
+    customer, _sid = _customer_with_person(vault)
+    Residency(vault, loop, clock, here="").choose_location(APP, customer, "gcp-finland")
+    path = _write_csv(
+        tmp_path / "people.csv",
+        [
+            {"email": "a@fri.example", "account.first_name": "Ada"},
+            {
+                "email": "b@kund.example",
+                "content.files": "x.docx",
+                "customer_org_number": "556000-0001",
+            },
+            {"email": "c@ny.example", "account.first_name": "Cy", "customer": "Ny AB"},
+        ],
+    )
+    result = Importer(vault, APP, here="aws-frankfurt").run(path)
+    assert (result.imported, result.skipped) == (2, 0)
+    assert [e.row for e in result.errors] == [3]
+    assert "chose 'gcp-finland'" in result.errors[0].message
+    assert "b@kund.example" not in result.errors[0].message
+    assert vault.find_subject(APP, "service", "email", "b@kund.example") is None
+    assert vault.find_subject(APP, "service", "email", "a@fri.example") is not None
+    denied = [e for e in vault.audit.entries() if e.action == "residency.write"]
+    assert len(denied) == 1 and denied[0].detail["refused"] == 1
+    # an undeclared node location refuses every row; nothing is half-written
+    again = Importer(vault, APP, here="mars-base").run(
+        _write_csv(tmp_path / "more.csv", [{"email": "d@fri.example", "account.first_name": "Di"}])
+    )
+    assert again.imported == 0 and [e.row for e in again.errors] == [2]
+    assert "not declared" in again.errors[0].message
+    assert vault.find_subject(APP, "service", "email", "d@fri.example") is None
+    # on the chosen location the refused row goes in
+    done = Importer(vault, APP, here="gcp-finland").run(path)
+    assert (done.imported, done.skipped, done.errors) == (1, 2, [])
+
+
+def test_import_row_checks_the_location(vault: Vault, loop: Manifest, clock: FixedClock) -> None:
+    importer = Importer(vault, APP, here="mars-base")
+    with pytest.raises(ResidencyError, match="not declared"):
+        importer.import_row({"email": "e@fri.example", "account.first_name": "Eva"})
+    assert vault.find_subject(APP, "service", "email", "e@fri.example") is None
+    assert Importer(vault, APP, here="aws-frankfurt").import_row(
+        {"email": "e@fri.example", "account.first_name": "Eva"}
+    )

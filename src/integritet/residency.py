@@ -13,20 +13,31 @@ target location and then writes through :meth:`Vault.put_record`::
     residency.choose_location(actor, customer_id, "gcp-finland")
     residency.put_record(actor, "service", subject_id, "content", fields, "customer")
 
-Trade-off: the check sits beside the vault, not inside its write path (which stays as fast
-as it is). Writes that call ``Vault.put_record`` directly are not location-checked; an
-application that stores data in more than one location writes through ``Residency``.
+The batch paths check too, once per batch and not per record: ``Vault.put_records`` calls
+:func:`check_records` (one query for the subjects' customers and their choices, only when
+``customer_choice`` is on; one ``residency.write`` / ``denied`` event with counts when the
+batch is refused, all or nothing), and ``integritet subjects import`` calls
+:meth:`Residency.refusals` per batch of rows (refused rows are reported with their row
+number, the others are imported). ``integritet serve`` refuses to start when
+``INTEGRITET_LOCATION`` names a location a pinned manifest does not declare
+(:func:`check_node`).
+
+Trade-off: the single-record check sits beside the vault, not inside its write path (which
+stays as fast as it is). Writes that call ``Vault.put_record`` directly are not
+location-checked; an application that stores data in more than one location writes
+through ``Residency``.
 Moving data that is already stored when a customer changes its choice is the operator's
 job; the choice governs every write after it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integritet.access import Actor
@@ -37,7 +48,11 @@ from integritet.db import Base
 from integritet.errors import AccessDenied, ResidencyError
 from integritet.manifest import Manifest
 from integritet.manifest.model import StorageLocation
-from integritet.vault import Vault
+
+if TYPE_CHECKING:
+    from integritet.vault import NewRecord, Vault
+
+CHUNK = 500  # ids per IN (...) query
 
 
 class CustomerLocationRow(Base):
@@ -82,6 +97,29 @@ def assert_location_allowed(
     if category is not None and found.categories and category not in found.categories:
         raise ResidencyError(f"location {found.id!r} does not hold category {category!r}")
     return found
+
+
+def check_node(manifest: Manifest, here: str | None) -> None:
+    """:class:`ResidencyError` when this process's ``INTEGRITET_LOCATION`` (``here``) is a
+    place no write may go (undeclared in pinned storage): checked when a server starts."""
+    if here:
+        assert_location_allowed(manifest, here)
+
+
+def check_records(vault: Vault, actor: Actor, purpose: str, items: Sequence[NewRecord]) -> None:
+    """The location check of ``Vault.put_records``: every (customer, category) of the batch
+    once, the customers and their choices in one query; raises :class:`ResidencyError` after
+    one audited refusal (with counts) when any record may not be written here."""
+    residency = Residency(vault, vault.manifest, vault.clock)
+    customers: dict[str, str | None] = {}
+    if residency.by_customer:
+        customers = residency.customers_of(dict.fromkeys(i.subject_id for i in items))
+    writes = [(customers.get(i.subject_id), i.category) for i in items]
+    refused = residency.refusals(writes)
+    if refused:
+        count = sum(1 for w in writes if w in refused)
+        residency.audit_refused(actor, purpose, next(iter(refused.values())), count)
+        raise ResidencyError(next(iter(refused.values())))
 
 
 class Residency:
@@ -154,10 +192,72 @@ class Residency:
 
         ``at`` (else ``INTEGRITET_LOCATION``, else the customer's location) is the target.
         """
-        target = at or self.here or self.location_for(customer_id).id
+        chosen = self.chosen(customer_id) if customer_id is not None else None
+        return self._check(customer_id, category, chosen, at)
+
+    @property
+    def by_customer(self) -> bool:
+        """True when a write's target depends on its customer (``customer_choice``)."""
+        return self.manifest.storage.customer_choice
+
+    def customers_of(self, subject_ids: Iterable[str]) -> dict[str, str | None]:
+        """The customer of each subject (absent: no such subject), one query per 500."""
+        from integritet.vault.tables import SubjectRow
+
+        ids = list(subject_ids)
+        found: dict[str, str | None] = {}
+        with self.vault.tx() as s:
+            for start in range(0, len(ids), CHUNK):
+                query = select(SubjectRow.id, SubjectRow.customer_id).where(
+                    SubjectRow.id.in_(ids[start : start + CHUNK])
+                )
+                found.update((str(sid), cid) for sid, cid in s.execute(query))
+        return found
+
+    def chosen_many(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """The location id each customer chose (absent: none), one query per 500."""
+        ids = list(customer_ids)
+        found: dict[str, str] = {}
+        with self.vault.tx() as s:
+            for start in range(0, len(ids), CHUNK):
+                query = select(CustomerLocationRow.customer_id, CustomerLocationRow.location)
+                query = query.where(CustomerLocationRow.customer_id.in_(ids[start : start + CHUNK]))
+                found.update((str(c), str(loc)) for c, loc in s.execute(query))
+        return found
+
+    def refusals(
+        self, writes: Iterable[tuple[str | None, str | None]], *, at: str | None = None
+    ) -> dict[tuple[str | None, str | None], str]:
+        """Why each refused (customer, category) write may not happen (allowed ones are
+        absent): :meth:`check_write` once per distinct pair, all choices in one query.
+        A category of None checks the location alone (identities, subject rows)."""
+        pairs = list(dict.fromkeys(writes))
+        customers = {c for c, _ in pairs if c is not None}
+        chosen = self.chosen_many(customers) if self.by_customer and customers else {}
+        refused: dict[tuple[str | None, str | None], str] = {}
+        for customer, category in pairs:
+            try:
+                self._check(customer, category, chosen.get(customer or ""), at)
+            except ResidencyError as exc:
+                refused[(customer, category)] = exc.reason
+        return refused
+
+    def audit_refused(
+        self, actor: Actor, purpose: str | None, reason: str, count: int, *, at: str | None = None
+    ) -> None:
+        """One ``residency.write`` / ``denied`` event for a batch with ``count`` refusals."""
+        target = at or self.here or "?"
+        self._audit(actor, "residency.write", "denied", None, target, reason, purpose, count)
+
+    def _check(
+        self, customer_id: str | None, category: str | None, chosen: str | None, at: str | None
+    ) -> StorageLocation | None:
+        """The write check of one (customer, category), given the customer's choice."""
+        declared = {loc.id for loc in self.manifest.storage.locations}
+        own = chosen if chosen in declared else default_location(self.manifest).id
+        target = at or self.here or own
         found = assert_location_allowed(self.manifest, target, category)
-        if self.manifest.storage.customer_choice and customer_id is not None:
-            chosen = self.chosen(customer_id)
+        if self.by_customer and customer_id is not None:
             if chosen is not None and chosen != target:
                 raise ResidencyError(
                     f"customer {customer_id} chose {chosen!r}; this write goes to {target!r} (J14)"
@@ -194,10 +294,13 @@ class Residency:
         location: str,
         reason: str | None = None,
         purpose: str | None = None,
+        refused: int | None = None,
     ) -> None:
         detail: dict[str, DetailValue] = {"location": location[:64]}
         if reason is not None:
             detail["reason"] = reason[:200]
+        if refused is not None:
+            detail["refused"] = refused
         self.vault.audit.append_now(
             AuditEvent(
                 actor=actor.label,

@@ -57,6 +57,7 @@ def serve(
 
     settings = get_settings()
     manifest = load_policy(policy)
+    _check_location(manifest)
     tls: dict[str, Any] = {}
     if ssl_certfile and ssl_keyfile:
         import ssl
@@ -77,6 +78,19 @@ def serve(
         access_log=access_log,
         **tls,
     )
+
+
+def _check_location(manifest: Any) -> None:
+    """Refuse to start (one line, exit 3) when ``INTEGRITET_LOCATION`` names a location the
+    manifest does not declare: every write of this node would be refused (V8)."""
+    from integritet.errors import ResidencyError
+    from integritet.residency import NodeSettings, check_node
+
+    here = NodeSettings().location
+    try:
+        check_node(manifest, here)
+    except ResidencyError as exc:
+        raise ResidencyError(f"INTEGRITET_LOCATION={here}: {exc.reason}; not starting") from None
 
 
 @app.command()

@@ -15,6 +15,13 @@ with counts, so a crash never leaves a half-imported row. A batch the database r
 event each, so the error names its row. A row whose identity is already in the vault (or
 earlier in the file) is skipped, so re-running an interrupted import finishes it without
 duplicates. Errors name the row number and the column, never the value.
+
+Storage residency (V8/J14, :mod:`integritet.residency`) is checked once per batch: the
+batch's customers are looked up (not created) and :meth:`Residency.refusals` judges each
+distinct (customer, category); a row that may not be written at this node's location
+(``INTEGRITET_LOCATION``) is reported with its row number and not written, the others are
+imported, and the batch's refusals are audited as one ``residency.write`` / ``denied``
+event with the count.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor
-from integritet.errors import DuplicateSubject, IntegritetError, VaultError
+from integritet.errors import DuplicateSubject, IntegritetError, ResidencyError, VaultError
 from integritet.manifest import Manifest
 from integritet.manifest.model import Anchor
+from integritet.residency import Residency
 from integritet.vault import crypto, faults
 from integritet.vault.core import CHUNK, IDENTITY_KINDS, new_id, shown, tx_keys
 from integritet.vault.store import Vault
@@ -128,10 +136,12 @@ def count_rows(path: Path) -> int:
 class Importer:
     """Imports rows into ``vault`` as ``actor`` (a system or staff actor)."""
 
-    def __init__(self, vault: Vault, actor: Actor) -> None:
+    def __init__(self, vault: Vault, actor: Actor, *, here: str | None = None) -> None:
+        """``here``: the node's location (default ``INTEGRITET_LOCATION``)."""
         self.vault = vault
         self.actor = actor
         self.manifest = vault.manifest
+        self.residency = Residency(vault, vault.manifest, vault.clock, here=here)
         self.columns = set(template_columns(self.manifest))
         self._purposes: dict[str, str] = {}  # category -> purpose, once access was checked
 
@@ -167,6 +177,14 @@ class Importer:
     ) -> None:
         if not pending:
             return
+        refused = self._refused(pending)
+        if refused:
+            result.errors += [RowError(n, refused[n]) for n, _ in pending if n in refused]
+            if progress is not None:
+                progress(len(refused))
+            pending = [(n, row) for n, row in pending if n not in refused]
+            if not pending:
+                return
         try:
             imported, skipped = self.import_batch([row for _, row in pending])
         except (IntegrityError, IntegritetError):  # e.g. a concurrent writer took an identity
@@ -186,8 +204,40 @@ class Importer:
             progress(len(pending))
 
     def import_row(self, row: Mapping[str, str]) -> bool:
-        """Import one row in its own transaction; False when its subject is already there."""
-        return self._import_one(self._prepare(row))
+        """Import one row in its own transaction; False when its subject is already there.
+        :class:`ResidencyError` when the row may not be written at this location."""
+        prepared = self._prepare(row)
+        refused = self._refused([(1, prepared)])
+        if refused:
+            raise ResidencyError(refused[1])
+        return self._import_one(prepared)
+
+    def _refused(self, pending: list[tuple[int, _Row]]) -> dict[int, str]:
+        """Row number -> why the row may not be written here (V8/J14), checked once per
+        batch; the refusals are audited as one event with their count."""
+        customers: dict[tuple[str, str], str | None] = {}
+        if self.residency.by_customer:
+            with self.vault.tx() as s:
+                for key in dict.fromkeys(row.customer for _, row in pending):
+                    customers[key] = self._find_customer(s, key)
+        writes = {
+            n: [(customers.get(row.customer), None)]
+            + [(customers.get(row.customer), c) for c in row.records]
+            for n, row in pending
+        }
+        reasons = self.residency.refusals(w for ws in writes.values() for w in ws)
+        if not reasons:
+            return {}
+        refused = {
+            n: next(reasons[w] for w in ws if w in reasons)
+            for n, ws in writes.items()
+            if any(w in reasons for w in ws)
+        }
+        purpose = next((r.purpose for n, r in pending if n in refused and r.purpose), None)
+        self.residency.audit_refused(
+            self.actor, purpose, next(iter(refused.values())), len(refused)
+        )
+        return refused
 
     def _prepare(self, row: Mapping[str, str]) -> _Row:
         """Validate a row and split it into identities, records, events (no database)."""
@@ -360,19 +410,26 @@ class Importer:
                 return purpose.id
         raise VaultError(f"no purpose in the manifest may use category {category!r}")
 
+    def _find_customer(self, s: Session, customer: tuple[str, str]) -> str | None:
+        """The id of the existing customer (by org number, else name), or None."""
+        name, org = customer
+        if org:
+            digest = self.vault.digest("org_number", org)
+            found = s.scalar(select(CustomerRow.id).where(CustomerRow.org_index == digest))
+        elif name:
+            found = s.scalar(select(CustomerRow.id).where(CustomerRow.name == name).limit(1))
+        else:
+            return None
+        return None if found is None else str(found)
+
     def _customer(self, s: Session, customer: tuple[str, str]) -> str | None:
         name, org = customer
         if not name and not org:
             return None
+        found = self._find_customer(s, customer)
+        if found is not None:
+            return found
         digest = self.vault.digest("org_number", org) if org else None
-        if digest is not None:
-            found = s.scalar(select(CustomerRow.id).where(CustomerRow.org_index == digest))
-            if found is not None:
-                return str(found)
-        elif name:
-            found = s.scalar(select(CustomerRow.id).where(CustomerRow.name == name).limit(1))
-            if found is not None:
-                return str(found)
         cid = new_id()
         s.add(CustomerRow(id=cid, name=name or "-", org_index=digest, created_at=self.vault.now()))
         s.flush()

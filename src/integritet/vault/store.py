@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from integritet.access import Actor
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
+from integritet.residency import check_records
 from integritet.vault import batch, crypto
 from integritet.vault.core import (
     NewRecord,
@@ -84,6 +85,7 @@ class Vault(ErasureMixin):
         if not todo:
             return []
         plans = self._plans(todo)
+        check_records(self, actor, purpose, todo)  # V8/J14, once per batch (residency.py)
         with self.tx() as s:
             subjects = self._load_subjects(s, (i.subject_id for i in todo))
             for sid in dict.fromkeys(i.subject_id for i in todo):
