@@ -14,9 +14,10 @@ target location and then writes through :meth:`Vault.put_record`::
     residency.put_record(actor, "service", subject_id, "content", fields, "customer")
 
 The batch paths check too, once per batch and not per record: ``Vault.put_records`` calls
-:func:`check_records` (one query for the subjects' customers and their choices, only when
-``customer_choice`` is on; one ``residency.write`` / ``denied`` event with counts when the
-batch is refused, all or nothing), and ``integritet subjects import`` calls
+:func:`check_batch` inside its transaction (the customers come from the subjects the batch
+loads anyway; one query for their choices, only when ``customer_choice`` is on) and
+:func:`audited_batch` around it (a refused batch writes nothing and is audited as one
+``residency.write`` / ``denied`` event with the count), and ``integritet subjects import`` calls
 :meth:`Residency.refusals` per batch of rows (refused rows are reported with their row
 number, the others are imported). ``integritet serve`` refuses to start when
 ``INTEGRITET_LOCATION`` names a location a pinned manifest does not declare
@@ -32,13 +33,14 @@ job; the choice governs every write after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import DateTime, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integritet.access import Actor
 from integritet.audit import AuditEvent, Outcome
@@ -51,6 +53,7 @@ from integritet.manifest.model import StorageLocation
 
 if TYPE_CHECKING:
     from integritet.vault import NewRecord, Vault
+    from integritet.vault.core import SubjectRef
 
 CHUNK = 500  # ids per IN (...) query
 
@@ -106,20 +109,59 @@ def check_node(manifest: Manifest, here: str | None) -> None:
         assert_location_allowed(manifest, here)
 
 
-def check_records(vault: Vault, actor: Actor, purpose: str, items: Sequence[NewRecord]) -> None:
-    """The location check of ``Vault.put_records``: every (customer, category) of the batch
-    once, the customers and their choices in one query; raises :class:`ResidencyError` after
-    one audited refusal (with counts) when any record may not be written here."""
+class BatchRefused(ResidencyError):
+    """A batch write refused by :func:`check_batch`; :func:`audited_batch` audits it."""
+
+    def __init__(self, message: str, location: str, count: int) -> None:
+        super().__init__(message)
+        self.location = location
+        self.count = count
+
+
+def check_batch(
+    vault: Vault, session: Session, items: Sequence[NewRecord], subjects: Mapping[str, SubjectRef]
+) -> None:
+    """The location check of ``Vault.put_records``, inside its transaction: every distinct
+    (customer, category) of the batch once, the customers taken from the subjects the batch
+    already loaded and their choices in one query (only with ``customer_choice``).
+    :class:`BatchRefused` (with the number of refused records) when any may not be written."""
     residency = Residency(vault, vault.manifest, vault.clock)
-    customers: dict[str, str | None] = {}
+    customers = {sid: ref.customer_id for sid, ref in subjects.items()}
+    chosen: dict[str, str] = {}
     if residency.by_customer:
-        customers = residency.customers_of(dict.fromkeys(i.subject_id for i in items))
+        ids = {c for c in customers.values() if c is not None}
+        chosen = _chosen_in(session, ids) if ids else {}
+    else:
+        customers = {}  # the target does not depend on the customer
     writes = [(customers.get(i.subject_id), i.category) for i in items]
-    refused = residency.refusals(writes)
+    refused = residency.refusals(writes, chosen=chosen)
     if refused:
         count = sum(1 for w in writes if w in refused)
-        residency.audit_refused(actor, purpose, next(iter(refused.values())), count)
-        raise ResidencyError(next(iter(refused.values())))
+        raise BatchRefused(next(iter(refused.values())), residency.here or "?", count)
+
+
+@contextmanager
+def audited_batch(vault: Vault, actor: Actor, purpose: str) -> Iterator[None]:
+    """Around a batch's transaction: a :class:`BatchRefused` raised in it is audited as one
+    ``residency.write`` / ``denied`` event with the count, after the rollback."""
+    try:
+        yield
+    except BatchRefused as exc:
+        Residency(vault, vault.manifest, vault.clock)._audit(
+            actor, "residency.write", "denied", None, exc.location, exc.reason, purpose, exc.count
+        )
+        raise
+
+
+def _chosen_in(session: Session, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The location id each customer chose (absent: none), one query per 500."""
+    ids = list(customer_ids)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        query = select(CustomerLocationRow.customer_id, CustomerLocationRow.location)
+        query = query.where(CustomerLocationRow.customer_id.in_(ids[start : start + CHUNK]))
+        found.update((str(c), str(loc)) for c, loc in session.execute(query))
+    return found
 
 
 class Residency:
@@ -200,40 +242,26 @@ class Residency:
         """True when a write's target depends on its customer (``customer_choice``)."""
         return self.manifest.storage.customer_choice
 
-    def customers_of(self, subject_ids: Iterable[str]) -> dict[str, str | None]:
-        """The customer of each subject (absent: no such subject), one query per 500."""
-        from integritet.vault.tables import SubjectRow
-
-        ids = list(subject_ids)
-        found: dict[str, str | None] = {}
-        with self.vault.tx() as s:
-            for start in range(0, len(ids), CHUNK):
-                query = select(SubjectRow.id, SubjectRow.customer_id).where(
-                    SubjectRow.id.in_(ids[start : start + CHUNK])
-                )
-                found.update((str(sid), cid) for sid, cid in s.execute(query))
-        return found
-
     def chosen_many(self, customer_ids: Iterable[str]) -> dict[str, str]:
         """The location id each customer chose (absent: none), one query per 500."""
-        ids = list(customer_ids)
-        found: dict[str, str] = {}
         with self.vault.tx() as s:
-            for start in range(0, len(ids), CHUNK):
-                query = select(CustomerLocationRow.customer_id, CustomerLocationRow.location)
-                query = query.where(CustomerLocationRow.customer_id.in_(ids[start : start + CHUNK]))
-                found.update((str(c), str(loc)) for c, loc in s.execute(query))
-        return found
+            return _chosen_in(s, customer_ids)
 
     def refusals(
-        self, writes: Iterable[tuple[str | None, str | None]], *, at: str | None = None
+        self,
+        writes: Iterable[tuple[str | None, str | None]],
+        *,
+        at: str | None = None,
+        chosen: dict[str, str] | None = None,
     ) -> dict[tuple[str | None, str | None], str]:
         """Why each refused (customer, category) write may not happen (allowed ones are
-        absent): :meth:`check_write` once per distinct pair, all choices in one query.
+        absent): :meth:`check_write` once per distinct pair, all choices in one query
+        (``chosen``: the customers' choices when the caller has them already).
         A category of None checks the location alone (identities, subject rows)."""
         pairs = list(dict.fromkeys(writes))
-        customers = {c for c, _ in pairs if c is not None}
-        chosen = self.chosen_many(customers) if self.by_customer and customers else {}
+        if chosen is None:
+            customers = {c for c, _ in pairs if c is not None}
+            chosen = self.chosen_many(customers) if self.by_customer and customers else {}
         refused: dict[tuple[str | None, str | None], str] = {}
         for customer, category in pairs:
             try:

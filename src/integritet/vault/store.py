@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from integritet import residency
 from integritet.access import Actor
 from integritet.errors import AccessDenied, KeyDestroyed, NotFound, VaultError
 from integritet.manifest.model import Anchor, Category, LegalHold
-from integritet.residency import check_records
 from integritet.vault import batch, crypto
 from integritet.vault.core import (
     NewRecord,
@@ -85,12 +85,12 @@ class Vault(ErasureMixin):
         if not todo:
             return []
         plans = self._plans(todo)
-        check_records(self, actor, purpose, todo)  # V8/J14, once per batch (residency.py)
-        with self.tx() as s:
+        with residency.audited_batch(self, actor, purpose), self.tx() as s:
             subjects = self._load_subjects(s, (i.subject_id for i in todo))
             for sid in dict.fromkeys(i.subject_id for i in todo):
                 if sid not in subjects:
                     self.subject_row(s, sid)  # raises NotFound or KeyDestroyed
+            residency.check_batch(self, s, todo, subjects)  # V8/J14, once per batch
             for sid, category in dict.fromkeys((i.subject_id, i.category) for i in todo):
                 self.guard(
                     actor,
