@@ -234,3 +234,25 @@ def test_import_row_checks_the_location(vault: Vault, loop: Manifest, clock: Fix
     assert Importer(vault, APP, here="aws-frankfurt").import_row(
         {"email": "e@fri.example", "account.first_name": "Eva"}
     )
+
+
+def test_cli_import_reports_refused_rows(
+    run_cli: Callable[..., Any],
+    home: Path,
+    migrated_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("INTEGRITET_DATABASE_URL", migrated_database_url)
+    monkeypatch.setenv("INTEGRITET_LOCATION", "mars-base")
+    path = _write_csv(
+        tmp_path / "p.csv",
+        [{"email": "f@fri.example", "account.first_name": "Fia"}],
+    )
+    refused = run_cli("subjects", "import", "-p", str(LOOP), str(path))
+    assert refused.exit_code == 1 and "imported 0, skipped 0" in refused.stdout
+    assert "row 2: location 'mars-base' is not declared" in refused.stderr
+    assert "f@fri.example" not in refused.output and "Traceback" not in refused.output
+    monkeypatch.setenv("INTEGRITET_LOCATION", "equinix-london")
+    done = run_cli("subjects", "import", "-p", str(LOOP), str(path))
+    assert done.exit_code == 0 and "imported 1, skipped 0" in done.stdout
