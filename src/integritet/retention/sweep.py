@@ -58,8 +58,8 @@ from integritet.manifest.model import Anchor, Manifest, RetentionAction, Retenti
 from integritet.retention import rules
 from integritet.retention.logs import Limit
 from integritet.retention.tables import AggregateRow, WarningRow
-from integritet.vault import Vault, bulk, faults
-from integritet.vault.erasure import Deleted, LedgerEntry, ids_in
+from integritet.vault import Vault, faults
+from integritet.vault.erasure import Deleted, LedgerEntry, append_ledger, ids_in
 from integritet.vault.tables import EventRow, RecordRow, SubjectRow
 
 ACTOR = Actor.system("retention")
@@ -802,10 +802,10 @@ def erase_in_batch(vault: Vault, s: Session, subject_ids: set[str]) -> set[str]:
     """Erase whole subjects (those of ``subject_ids`` still live and unrestricted) inside
     the batch's transaction ``s``, so a kill leaves a batch and the erasure of the subjects
     it emptied done or not done together (issue #6): what :meth:`Vault.erase` does, set
-    based (:func:`integritet.vault.bulk._erase_all_in`: records not under a running hold,
-    identities, events and keys deleted, held records kept under the hold key, one erasure
-    row each), the access check per subject (a refusal rolls the batch back and is audited
-    by :func:`_erasure_refusals`), the ledger lines fsynced once before the commit, one
+    based (``Vault._erase_all_in``: records not under a running hold, identities, events
+    and keys deleted, held records kept under the hold key, one erasure row each), the
+    access check per subject (a refusal rolls the batch back and is audited by
+    :func:`_erasure_refusals`), the ledger lines fsynced once before the commit, one
     ``vault.erase`` audit event per subject, and their pending warnings dropped."""
     if not subject_ids:
         return set()
@@ -836,10 +836,10 @@ def erase_in_batch(vault: Vault, s: Session, subject_ids: set[str]) -> set[str]:
             raise _ErasureRefused(row.id) from None
     now = vault.now()
     entries = {row.id: LedgerEntry(row.id, None, now) for row in rows}
-    bulk._append_ledger_many(vault, entries.values())
+    append_ledger(vault.ledger_path, *entries.values())
     erased: dict[str, tuple[SubjectRow, tuple[str, ...], tuple[Any, ...]]] = {}
     for start in range(0, len(rows), CHUNK):
-        erased.update(bulk._erase_all_in(vault, s, rows[start : start + CHUNK], entries))
+        erased.update(vault._erase_all_in(s, rows[start : start + CHUNK], entries))
     for sid in sorted(erased):
         row, categories, kept = erased[sid]
         vault.emit(

@@ -22,27 +22,22 @@ recorded in its own transaction, so call these before the session appends anythi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integritet.access import Actor
 from integritet.audit.chain import DetailValue
-from integritet.clock import utc
 from integritet.errors import KeyDestroyed, NotFound
 from integritet.vault import crypto, faults
-from integritet.vault.core import Record, forget_keys, own_rights
-from integritet.vault.erasure import ErasureResult, KeptRecord, LedgerEntry
+from integritet.vault.core import Record, own_rights
+from integritet.vault.erasure import ErasureResult, LedgerEntry, append_ledger
 from integritet.vault.store import Vault
 from integritet.vault.tables import (
-    ErasureRow,
-    EventRow,
     IdentityRow,
-    KeyRow,
     RecordRow,
     SubjectRow,
 )
@@ -232,21 +227,6 @@ def _emit(
         deferred.append(emit)
 
 
-def _append_ledger_many(vault: Vault, entries: Iterable[LedgerEntry]) -> None:
-    """Append the entries as lines with one write and one fsync (same format as one)."""
-    lines = "".join(e.to_json() + "\n" for e in entries)
-    if not lines:
-        return
-    path = vault.ledger_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, lines.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def erase_subjects(
     vault: Vault, actor: Actor, purpose: str, subject_ids: Iterable[str]
 ) -> dict[str, ErasureResult]:
@@ -270,7 +250,7 @@ def erase_subjects(
     entries = {sid: LedgerEntry(sid, None, now) for sid in live}
     results: dict[str, ErasureResult] = {}
     if live:
-        _append_ledger_many(vault, entries.values())
+        append_ledger(vault.ledger_path, *entries.values())
         faults.point("erase.ledger_appended")
     with vault.tx() as s:
         for sid in known:
@@ -304,7 +284,7 @@ def erase_subjects(
         erased_of = {}
         for start in range(0, len(live), CHUNK):
             part = [locked[sid] for sid in live[start : start + CHUNK]]
-            erased_of.update(_erase_all_in(vault, s, part, entries))
+            erased_of.update(vault._erase_all_in(s, part, entries))
         faults.point("erase.rows_deleted")
         for sid, (row, erased, kept) in erased_of.items():
             pos = vault.emit(
@@ -320,52 +300,3 @@ def erase_subjects(
     if live:
         faults.point("erase.committed")
     return results
-
-
-def _erase_all_in(
-    vault: Vault, s: Session, subjects: list[SubjectRow], entries: Mapping[str, LedgerEntry]
-) -> dict[str, tuple[SubjectRow, tuple[str, ...], tuple[KeptRecord, ...]]]:
-    """What :meth:`ErasureMixin._erase_in` does for one subject, for many with one
-    statement per table: records not under a live hold, identities, events and keys
-    (the hold keys of kept records stay) deleted; subjects with kept records marked
-    erased, the others deleted; one erasure row per subject."""
-    ids = [sub.id for sub in subjects]
-    now = vault.now()
-    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
-    erased: dict[str, set[str]] = {sid: set() for sid in ids}
-    for sid, category in s.execute(
-        select(RecordRow.subject_id, RecordRow.category)
-        .where(RecordRow.subject_id.in_(ids), ~held)
-        .distinct()
-    ).tuples():
-        erased[sid].add(category)
-    s.execute(delete(RecordRow).where(RecordRow.subject_id.in_(ids), ~held))
-    s.execute(delete(IdentityRow).where(IdentityRow.subject_id.in_(ids)))
-    s.execute(delete(EventRow).where(EventRow.subject_id.in_(ids)))
-    kept: dict[str, list[KeptRecord]] = {sid: [] for sid in ids}
-    for rid, sid, category, key_ref, until in s.execute(
-        select(
-            RecordRow.id,
-            RecordRow.subject_id,
-            RecordRow.category,
-            RecordRow.key_ref,
-            RecordRow.hold_until,
-        )
-        .where(RecordRow.subject_id.in_(ids), RecordRow.key_ref.like("hold:%"))
-        .order_by(RecordRow.created_at, RecordRow.id)
-    ).tuples():
-        if until is not None:
-            kept[sid].append(KeptRecord(rid, category, key_ref.split(":", 1)[1], utc(until)))
-    keep_keys = {f"{sid}:hold:{k.hold_id}" for sid in ids for k in kept[sid]}
-    s.execute(delete(KeyRow).where(KeyRow.subject_id.in_(ids), KeyRow.id.not_in(keep_keys)))
-    forget_keys(s)
-    gone = [sid for sid in ids if not kept[sid]]
-    for subject in subjects:
-        if kept[subject.id]:
-            subject.erased_at, subject.restricted = now, False
-    if gone:
-        s.flush()
-        s.execute(delete(SubjectRow).where(SubjectRow.id.in_(gone)))
-    s.add_all(ErasureRow(subject_id=sid, categories=None, erased_at=entries[sid].at) for sid in ids)
-    s.flush()
-    return {sub.id: (sub, tuple(sorted(erased[sub.id])), tuple(kept[sub.id])) for sub in subjects}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -160,12 +160,15 @@ class ReplayResult:
     erased_records: int
 
 
-def append_ledger(path: Path, entry: LedgerEntry) -> None:
-    """Append one line and fsync it (the file is created 0600)."""
+def append_ledger(path: Path, *entries: LedgerEntry) -> None:
+    """Append one line per entry with one write and one fsync (the file is created 0600)."""
+    lines = "".join(entry.to_json() + "\n" for entry in entries)
+    if not lines:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, (entry.to_json() + "\n").encode())
+        os.write(fd, lines.encode())
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -548,28 +551,62 @@ class ErasureMixin(VaultCore):
     def _erase_in(
         self, s: Session, subject: SubjectRow, entry: LedgerEntry
     ) -> tuple[tuple[str, ...], tuple[KeptRecord, ...]]:
-        sid = subject.id
+        _, erased, kept = self._erase_all_in(s, [subject], {subject.id: entry})[subject.id]
+        return erased, kept
+
+    def _erase_all_in(
+        self, s: Session, subjects: list[SubjectRow], entries: Mapping[str, LedgerEntry]
+    ) -> dict[str, tuple[SubjectRow, tuple[str, ...], tuple[KeptRecord, ...]]]:
+        """Erase whole subjects inside ``s`` with one statement per table: records not under
+        a live hold, identities, events and keys (the hold keys of kept records stay)
+        deleted; subjects with kept records marked erased, the others deleted; one erasure
+        row per subject. Returns, per subject, its row, the erased categories and the kept
+        records. The one erasure primitive: :meth:`erase`, replay, the request engine's
+        batches and the retention sweep all use it."""
+        ids = [sub.id for sub in subjects]
         now = self.now()
         held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
-        erased = tuple(
-            sorted(
-                set(s.scalars(select(RecordRow.category).where(RecordRow.subject_id == sid, ~held)))
+        erased: dict[str, set[str]] = {sid: set() for sid in ids}
+        for sid, category in s.execute(
+            select(RecordRow.subject_id, RecordRow.category)
+            .where(RecordRow.subject_id.in_(ids), ~held)
+            .distinct()
+        ).tuples():
+            erased[sid].add(category)
+        s.execute(delete(RecordRow).where(RecordRow.subject_id.in_(ids), ~held))
+        s.execute(delete(IdentityRow).where(IdentityRow.subject_id.in_(ids)))
+        s.execute(delete(EventRow).where(EventRow.subject_id.in_(ids)))
+        kept: dict[str, list[KeptRecord]] = {sid: [] for sid in ids}
+        for rid, sid, category, key_ref, until in s.execute(
+            select(
+                RecordRow.id,
+                RecordRow.subject_id,
+                RecordRow.category,
+                RecordRow.key_ref,
+                RecordRow.hold_until,
             )
-        )
-        s.execute(delete(RecordRow).where(RecordRow.subject_id == sid, ~held))
-        s.execute(delete(IdentityRow).where(IdentityRow.subject_id == sid))
-        s.execute(delete(EventRow).where(EventRow.subject_id == sid))
-        kept = self._kept(s, sid)
-        keep_keys = {f"{sid}:hold:{k.hold_id}" for k in kept}
-        s.execute(delete(KeyRow).where(KeyRow.subject_id == sid, KeyRow.id.not_in(keep_keys)))
+            .where(RecordRow.subject_id.in_(ids), RecordRow.key_ref.like("hold:%"))
+            .order_by(RecordRow.created_at, RecordRow.id)
+        ).tuples():
+            if until is not None:
+                kept[sid].append(KeptRecord(rid, category, key_ref.split(":", 1)[1], utc(until)))
+        keep_keys = {f"{sid}:hold:{k.hold_id}" for sid in ids for k in kept[sid]}
+        s.execute(delete(KeyRow).where(KeyRow.subject_id.in_(ids), KeyRow.id.not_in(keep_keys)))
         forget_keys(s)
-        if kept:
-            subject.erased_at, subject.restricted = now, False
-        else:
-            s.delete(subject)
-        s.add(ErasureRow(subject_id=sid, categories=None, erased_at=entry.at))
+        gone = [sid for sid in ids if not kept[sid]]
+        for subject in subjects:
+            if kept[subject.id]:
+                subject.erased_at, subject.restricted = now, False
+        if gone:
+            s.flush()
+            s.execute(delete(SubjectRow).where(SubjectRow.id.in_(gone)))
+        s.add_all(
+            ErasureRow(subject_id=sid, categories=None, erased_at=entries[sid].at) for sid in ids
+        )
         s.flush()
-        return erased, kept
+        return {
+            sub.id: (sub, tuple(sorted(erased[sub.id])), tuple(kept[sub.id])) for sub in subjects
+        }
 
     def _kept(self, s: Session, subject_id: str) -> tuple[KeptRecord, ...]:
         rows = s.execute(
