@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from integritet.access import Actor, check
+from integritet.access import Actor
 from integritet.clock import utc
 from integritet.errors import AccessDenied, NotFound, VaultError
 from integritet.vault import faults
@@ -492,19 +492,15 @@ class ErasureMixin(VaultCore):
         if actor.kind == "system":
             for category in sorted({r[2] for r in rows}):
                 try:
-                    check(self.manifest, actor, purpose, category, "erase")
+                    self.access.check(actor, purpose, category, "erase")
                 except AccessDenied:
                     return None, category
             return None
-        subjects = {
-            row.id: row
-            for row in s.scalars(select(SubjectRow).where(SubjectRow.id.in_({r[1] for r in rows})))
-        }
+        subjects = self.subject_refs(s, sorted({r[1] for r in rows}))
         for subject_id, category in sorted({(r[1], r[2]) for r in rows}):
             subject = subjects[subject_id]
             try:
-                check(
-                    self.manifest,
+                self.access.check(
                     actor,
                     purpose,
                     category,
