@@ -269,7 +269,7 @@ class WebhookOutbox:
             return row, exc
 
     def _settle(self, row: DeliveryRow, outcome: httpx.Response | Exception) -> bool:
-        """The bookkeeping of one attempt, as :meth:`_attempt` does it."""
+        """The bookkeeping of one attempt :meth:`_post` made."""
         if isinstance(outcome, ConfigError | ConnectorError):
             self._retry(row.id, row.attempts, outcome.message[:200], None)
             return False
@@ -336,27 +336,8 @@ class WebhookOutbox:
         return rows
 
     def _attempt(self, http: httpx.Client, row: DeliveryRow) -> bool:
-        headers = {
-            signing.TIMESTAMP_HEADER: self.clock.now().isoformat(),
-            signing.IDEMPOTENCY_HEADER: row.idempotency_key,
-        }
-        try:
-            secret = self._secret(row.recipient_id)
-            if row.status == Status.polling and row.status_url:
-                headers[signing.SIGNATURE_HEADER] = signing.sign(secret, b"")
-                response = http.get(row.status_url, headers=headers)
-                return self._after_poll(row, response)
-            body = signing.unseal(secret, row.id, row.body or b"")
-            headers[signing.SIGNATURE_HEADER] = row.signature or signing.sign(secret, body)
-            headers["Content-Type"] = "application/json"
-            response = http.post(row.url, content=body, headers=headers)
-        except (ConfigError, ConnectorError) as exc:  # no secret, or it changed
-            self._retry(row.id, row.attempts, exc.message[:200], None)
-            return False
-        except httpx.HTTPError as exc:
-            self._retry(row.id, row.attempts, f"no answer ({type(exc).__name__})", None)
-            return False
-        return self._after_send(row, response)
+        """Send or poll one delivery and do its bookkeeping."""
+        return self._settle(*self._post(http, row))
 
     def _after_send(self, row: DeliveryRow, response: httpx.Response) -> bool:
         code = response.status_code
