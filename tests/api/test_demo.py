@@ -73,3 +73,23 @@ def test_demo_mailbox_writes_the_message_the_mailer_would_send(tmp_path: Path) -
     assert message_id in raw and "To: anna@example.se" in raw
     assert "List-Unsubscribe: <https://x.example/u/t>" in raw
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
+
+
+def test_demo_mailbox_uses_the_given_settings_for_the_preferences_link(tmp_path: Path) -> None:
+    from email import message_from_bytes
+    from email.policy import default
+
+    from integritet.api.demo import MailboxMailer
+    from integritet.settings import Settings
+
+    settings = Settings(
+        home=tmp_path,
+        base_url="http://0.0.0.0:9123",
+        smtp_sender="demo@integritet.invalid",
+        privacy_contact="dpo@example.se",
+    )
+    MailboxMailer(tmp_path / "mailbox", settings).send("anna@example.se", "Din kod", "Koden")
+    (path,) = sorted((tmp_path / "mailbox").glob("*.eml"))
+    header = str(message_from_bytes(path.read_bytes(), policy=default)["List-Unsubscribe"])
+    assert header.startswith("<http://0.0.0.0:9123/")
+    assert "<mailto:dpo@example.se?" in header

@@ -107,14 +107,22 @@ def demo(
     from integritet.api.demo import MailboxMailer
     from integritet.examples import example_policy
     from integritet.manifest import load_manifest
-    from integritet.services import Services
+    from integritet.services import Services, privacy_contact
 
     settings = get_settings()
     settings.base_url = f"http://{host}:{port}"
     path = example_policy(service)
     manifest = load_manifest(path)  # as published: the demo enforces the example itself
     mailbox = settings.home / "mailbox"
-    services = Services.open(settings, manifest, mailer=MailboxMailer(mailbox), notify=err.print)
+    # The server's settings (base_url, privacy contact), so demo mail links point here.
+    mail_settings = settings.model_copy(
+        update={
+            "smtp_sender": "demo@integritet.invalid",
+            "privacy_contact": settings.privacy_contact or privacy_contact(manifest),
+        }
+    )
+    mailer = MailboxMailer(mailbox, mail_settings)
+    services = Services.open(settings, manifest, mailer=mailer, notify=err.print)
     try:
         banner = _seed_and_banner(services, settings.home, path)
         for line in banner:
