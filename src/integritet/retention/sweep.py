@@ -761,18 +761,6 @@ def empty_subjects(s: Session, subject_ids: set[str], now: datetime) -> set[str]
     return out
 
 
-def live_records(s: Session, subject_ids: set[str], now: datetime) -> set[str]:
-    """Subjects (of ``subject_ids``) that still have a record not under a hold."""
-    held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
-    return set(
-        s.scalars(
-            select(RecordRow.subject_id)
-            .where(RecordRow.subject_id.in_(subject_ids), ~held)
-            .group_by(RecordRow.subject_id)
-        )
-    )
-
-
 class _ErasureRefused(Exception):
     """The access check refused erasing a subject inside a batch's transaction."""
 
@@ -895,14 +883,17 @@ def subjects_to_erase_by_event(
                if rule.duration.after(at) <= now}  # fmt: skip
         if not due:
             continue
+        if not dry_run:
+            # ``empty_subjects`` (inside) already keeps only subjects with no live record.
+            count += erase_emptied(vault, due, now)
+            continue
         with Session(vault.engine) as s:
             held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > now)
             others = select(RecordRow.subject_id).where(
                 RecordRow.subject_id.in_(due), RecordRow.category.not_in(rule.categories), ~held
             )
-            blocked = live_records(s, due, now) if not dry_run else set(s.scalars(others))
-        candidates_ = due - blocked
-        count += len(candidates_) if dry_run else erase_emptied(vault, candidates_, now)
+            blocked = set(s.scalars(others))
+        count += len(due - blocked)
     return count
 
 
