@@ -32,7 +32,7 @@ def _open(policy: Path | None) -> tuple[Vault, Disclosures]:
     vault = open_vault(settings, manifest, clock, notify=err.print)
     consent = open_consent(settings, manifest, vault, clock)
     gate = Disclosures(
-        vault, manifest, consent=consent, mailer=default_mailer(settings), clock=clock
+        vault, manifest, consent=consent, mailer=default_mailer(settings, manifest), clock=clock
     )
     return vault, gate
 
