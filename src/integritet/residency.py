@@ -147,8 +147,8 @@ def audited_batch(vault: Vault, actor: Actor, purpose: str) -> Iterator[None]:
     try:
         yield
     except BatchRefused as exc:
-        Residency(vault, vault.manifest, vault.clock)._audit(
-            actor, "residency.write", "denied", None, exc.location, exc.reason, purpose, exc.count
+        Residency(vault, vault.manifest, vault.clock).audit_refused(
+            actor, purpose, exc.reason, exc.count, at=exc.location
         )
         raise
 
