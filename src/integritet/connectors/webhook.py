@@ -48,6 +48,7 @@ __all__ = ["Delivery", "Status", "WebhookOutbox", "verify_signature"]
 verify_signature = signing.verify_signature
 DONE_WORDS = {"done", "completed", "confirmed", "erased", "deleted"}
 FAILED_WORDS = {"failed", "rejected", "error"}
+CONFIRMED_CODES = (200, 201, 204)  # a send answered with one of these is confirmed
 
 
 class WebhookOutbox:
@@ -281,7 +282,7 @@ class WebhookOutbox:
         return self._after_send(row, outcome)
 
     def _finish_many(self, delivery_ids: list[str]) -> None:
-        """:meth:`_finish` (confirmed) for many deliveries in one transaction."""
+        """Mark deliveries confirmed, in one transaction."""
         if not delivery_ids:
             return
         now = self.clock.now()
@@ -341,8 +342,8 @@ class WebhookOutbox:
 
     def _after_send(self, row: DeliveryRow, response: httpx.Response) -> bool:
         code = response.status_code
-        if code in (200, 201, 204):
-            self._finish(row.id, Status.confirmed)
+        if code in CONFIRMED_CODES:
+            self._finish(row.id)
             return True
         if code == 202:
             status_url = _status_url(response)
@@ -364,7 +365,7 @@ class WebhookOutbox:
             except (ValueError, AttributeError):
                 word = ""
         if word in DONE_WORDS:
-            self._finish(row.id, Status.confirmed)
+            self._finish(row.id)
             return True
         if word in FAILED_WORDS:
             self._set(row.id, status=Status.failed, last_error=f"recipient reported {word}")
@@ -409,23 +410,9 @@ class WebhookOutbox:
                 update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values)
             )
 
-    def _finish(self, delivery_id: str, status: Status) -> None:
-        now = self.clock.now()
-        self._set(
-            delivery_id,
-            status=status,
-            confirmed_at=now,
-            body=None,
-            signature=None,
-            next_attempt_at=None,
-            last_error=None,
-        )
-        with self._sessions() as session, session.begin():
-            session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id == delivery_id, DeliveryRow.delivered_at.is_(None))
-                .values(delivered_at=now)
-            )
+    def _finish(self, delivery_id: str) -> None:
+        """Mark one delivery confirmed (see :meth:`_finish_many`)."""
+        self._finish_many([delivery_id])
 
     def _get(self, ref: str) -> DeliveryRow:
         row = self._find(ref)
@@ -444,7 +431,7 @@ class WebhookOutbox:
         """The recipient's callback: mark the delivery (id or idempotency key) confirmed."""
         row = self._get(ref)
         if row.status != Status.confirmed:
-            self._finish(row.id, Status.confirmed)
+            self._finish(row.id)
         return self.status(row.id)
 
     def retry(self, ref: str) -> Delivery:
@@ -485,7 +472,7 @@ def _done(row: DeliveryRow, outcome: httpx.Response | Exception) -> bool:
     """A send answered 200/201/204: confirmed without further bookkeeping."""
     if isinstance(outcome, Exception) or (row.status == Status.polling and row.status_url):
         return False
-    return outcome.status_code in (200, 201, 204)
+    return outcome.status_code in CONFIRMED_CODES
 
 
 def _status_url(response: httpx.Response) -> str | None:
