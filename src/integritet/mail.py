@@ -95,9 +95,9 @@ class Mailer:
         """``List-Unsubscribe`` for mail without a consent of its own: the recipient's
         preferences page (sealed link, no sign-in) and ``mailto:`` the privacy contact."""
         if self._preferences is None:
-            from integritet.consent.links import PreferenceLinks, signing_key
+            from integritet.consent.wiring import preference_links
 
-            self._preferences = PreferenceLinks(signing_key(self.settings.home))
+            self._preferences = preference_links(self.settings)
         parts = [f"<{self._preferences.url(self.settings.base_url, address)}>"]
         if self.privacy_contact:
             subject = quote("Avregistrering / Unsubscribe")

@@ -28,8 +28,9 @@ from integritet.audit import AuditLog
 from integritet.clock import Clock, SystemClock
 from integritet.consent import ConsentLedger, UnsubscribeLinks
 from integritet.consent.cache import DecisionCache
+from integritet.consent.links import PreferenceLinks
 from integritet.consent.publish import PolicyPublisher
-from integritet.consent.wiring import unsubscribe_links
+from integritet.consent.wiring import preference_links, unsubscribe_links
 from integritet.db import upgrade
 from integritet.identity import IdentityStore, Login
 from integritet.manifest import Manifest
@@ -88,6 +89,7 @@ class Services:
     requests: Requests
     publisher: PolicyPublisher
     links: UnsubscribeLinks
+    preferences: PreferenceLinks
     identity: IdentityStore
     telemetry: Telemetry
     mailer: Any
@@ -137,6 +139,7 @@ class Services:
             requests=requests,
             publisher=PolicyPublisher(vault.engine, consent, clock),
             links=unsubscribe_links(settings),
+            preferences=preference_links(settings),
             identity=IdentityStore(vault.engine, manifest, clock, vault.keyring),
             telemetry=Telemetry(vault.engine, manifest, vault.audit, clock),
             mailer=mailer,

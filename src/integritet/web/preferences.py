@@ -24,7 +24,6 @@ from integritet.access import Actor
 from integritet.api.app import state
 from integritet.api.auth import client_ip
 from integritet.consent import ConsentSource, ConsentState, Evidence
-from integritet.consent.wiring import preference_links
 from integritet.errors import ConsentError, NotFound
 from integritet.services import Services, privacy_contact
 from integritet.web.i18n import lang_of, pick, translate
@@ -52,7 +51,7 @@ class Choice:
 def _subject(services: Services, token: str) -> str | None:
     """The subject the token's address belongs to (None: not known); NotFound if forged."""
     try:
-        address = preference_links(services.settings).parse(token)
+        address = services.preferences.parse(token)
     except ConsentError:
         raise NotFound("this link is not valid") from None
     if "@" not in address:
