@@ -572,20 +572,7 @@ class ErasureMixin(VaultCore):
         s.execute(delete(RecordRow).where(RecordRow.subject_id.in_(ids), ~held))
         s.execute(delete(IdentityRow).where(IdentityRow.subject_id.in_(ids)))
         s.execute(delete(EventRow).where(EventRow.subject_id.in_(ids)))
-        kept: dict[str, list[KeptRecord]] = {sid: [] for sid in ids}
-        for rid, sid, category, key_ref, until in s.execute(
-            select(
-                RecordRow.id,
-                RecordRow.subject_id,
-                RecordRow.category,
-                RecordRow.key_ref,
-                RecordRow.hold_until,
-            )
-            .where(RecordRow.subject_id.in_(ids), RecordRow.key_ref.like("hold:%"))
-            .order_by(RecordRow.created_at, RecordRow.id)
-        ).tuples():
-            if until is not None:
-                kept[sid].append(KeptRecord(rid, category, key_ref.split(":", 1)[1], utc(until)))
+        kept = self._kept_of(s, ids)
         keep_keys = {f"{sid}:hold:{k.hold_id}" for sid in ids for k in kept[sid]}
         s.execute(delete(KeyRow).where(KeyRow.subject_id.in_(ids), KeyRow.id.not_in(keep_keys)))
         forget_keys(s)
@@ -605,16 +592,26 @@ class ErasureMixin(VaultCore):
         }
 
     def _kept(self, s: Session, subject_id: str) -> tuple[KeptRecord, ...]:
-        rows = s.execute(
-            select(RecordRow.id, RecordRow.category, RecordRow.key_ref, RecordRow.hold_until)
-            .where(RecordRow.subject_id == subject_id, RecordRow.key_ref.like("hold:%"))
+        return tuple(self._kept_of(s, [subject_id])[subject_id])
+
+    def _kept_of(self, s: Session, ids: list[str]) -> dict[str, list[KeptRecord]]:
+        """Per subject of ``ids`` (each a key), its records kept under a hold key, oldest
+        first; one query."""
+        kept: dict[str, list[KeptRecord]] = {sid: [] for sid in ids}
+        for rid, sid, category, key_ref, until in s.execute(
+            select(
+                RecordRow.id,
+                RecordRow.subject_id,
+                RecordRow.category,
+                RecordRow.key_ref,
+                RecordRow.hold_until,
+            )
+            .where(RecordRow.subject_id.in_(ids), RecordRow.key_ref.like("hold:%"))
             .order_by(RecordRow.created_at, RecordRow.id)
-        ).all()
-        return tuple(
-            KeptRecord(r[0], r[1], r[2].split(":", 1)[1], utc(r[3]))
-            for r in rows
-            if r[3] is not None
-        )
+        ).tuples():
+            if until is not None:
+                kept[sid].append(KeptRecord(rid, category, key_ref.split(":", 1)[1], utc(until)))
+        return kept
 
     def _delete_records(
         self, s: Session, subject_id: str, categories: tuple[str, ...], before: datetime
