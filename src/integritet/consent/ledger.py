@@ -283,9 +283,16 @@ class ConsentLedger:
 
     def forget(self, subject_id: str) -> None:
         """Remove a subject's consent history (erasure). The audit log keeps the fact."""
+        self.forget_many([subject_id])
+
+    def forget_many(self, subject_ids: Iterable[str]) -> None:
+        """:meth:`forget` for many subjects in one transaction."""
+        ids = list(subject_ids)
+        if not ids:
+            return
         with self._sessions() as s, s.begin():
-            s.execute(delete(ConsentCurrent).where(ConsentCurrent.subject_id == subject_id))
-            s.execute(delete(ConsentEvent).where(ConsentEvent.subject_id == subject_id))
+            s.execute(delete(ConsentCurrent).where(ConsentCurrent.subject_id.in_(ids)))
+            s.execute(delete(ConsentEvent).where(ConsentEvent.subject_id.in_(ids)))
 
     # ------------------------------------------------------------------ reading
 

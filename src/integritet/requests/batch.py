@@ -31,8 +31,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from integritet.errors import KeyDestroyed, NotFound
 from integritet.requests import erase, propagate
@@ -143,7 +142,6 @@ def consent_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[st
     """:func:`integritet.requests.erase.forget_consents` for the batch: the consent
     history of every subject deleted in one transaction (the audit log keeps the facts)."""
     from integritet.consent import ConsentLedger
-    from integritet.consent.ledger import ConsentCurrent, ConsentEvent
 
     ledger = ctx.consent
     if not isinstance(ledger, ConsentLedger):
@@ -151,10 +149,7 @@ def consent_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[st
     with ctx.sessions() as session:
         rows = load_rows(ctx, lc, request_ids, session)
     subjects = sorted({row.subject_id for row in rows.values() if row.subject_id})
-    if subjects:
-        with Session(ledger.engine) as session, session.begin():
-            session.execute(delete(ConsentCurrent).where(ConsentCurrent.subject_id.in_(subjects)))
-            session.execute(delete(ConsentEvent).where(ConsentEvent.subject_id.in_(subjects)))
+    ledger.forget_many(subjects)
     return {rid: {"forgotten": row.subject_id is not None} for rid, row in rows.items()}
 
 
