@@ -30,13 +30,11 @@ from integritet.consent import ConsentLedger, UnsubscribeLinks
 from integritet.consent.cache import DecisionCache
 from integritet.consent.links import PreferenceLinks
 from integritet.consent.publish import PolicyPublisher
-from integritet.consent.wiring import preference_links, unsubscribe_links
+from integritet.consent.wiring import open_consent, preference_links, unsubscribe_links
 from integritet.db import upgrade
 from integritet.identity import IdentityStore, Login
 from integritet.manifest import Manifest
 from integritet.requests import Requests, open_requests
-from integritet.requests.keys import RequestKeys
-from integritet.requests.object import Suppressions
 from integritet.settings import Settings
 from integritet.telemetry import Telemetry
 from integritet.vault import Vault, open_vault
@@ -112,18 +110,7 @@ class Services:
         try:
             if not inspect(vault.engine).has_table("api_users"):
                 upgrade(vault.engine)
-            consent = ConsentLedger(
-                vault.engine,
-                manifest,
-                clock=clock,
-                sealer=evidence_sealer(vault),
-                is_restricted=vault.is_restricted,
-                is_suppressed=Suppressions(
-                    vault.engine, RequestKeys.load_or_create(settings.home), clock
-                ).is_suppressed,
-                is_customer=lambda subject: vault.subject_customer(subject) is not None,
-                cache=True,  # every callback above reads this same database
-            )
+            consent = open_consent(settings, manifest, vault, clock, sealer=evidence_sealer(vault))
             requests = open_requests(
                 settings, manifest, clock, vault=vault, mailer=mailer, consent=consent
             )

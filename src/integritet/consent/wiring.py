@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from integritet.clock import Clock
-from integritet.consent.ledger import ConsentLedger, ConsentState
+from integritet.consent.ledger import ConsentLedger, ConsentState, Sealer
 from integritet.consent.links import (
     UNSUBSCRIBE_KEY,
     PreferenceLinks,
@@ -34,9 +34,16 @@ __all__ = [
 
 
 def open_consent(
-    settings: Settings, manifest: Manifest, vault: Vault, clock: Clock
+    settings: Settings,
+    manifest: Manifest,
+    vault: Vault,
+    clock: Clock,
+    *,
+    sealer: Sealer | None = None,
 ) -> ConsentLedger:
-    """The ledger on the vault's database, honouring restriction, objection and soft opt-in."""
+    """The ledger on the vault's database, honouring restriction, objection and soft opt-in.
+
+    ``sealer`` is passed on to :class:`ConsentLedger` (evidence sealing)."""
     from integritet.requests.keys import RequestKeys
     from integritet.requests.object import Suppressions
 
@@ -47,6 +54,7 @@ def open_consent(
         vault.engine,
         manifest,
         clock=clock,
+        sealer=sealer,
         is_restricted=vault.is_restricted,
         is_suppressed=suppressions.is_suppressed,
         is_customer=lambda subject: vault.subject_customer(subject) is not None,
