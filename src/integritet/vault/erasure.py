@@ -21,11 +21,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     SQLColumnExpression,
     String,
     any_,
@@ -457,30 +455,14 @@ class ErasureMixin(VaultCore):
             )
         return rows
 
-    def _delete_deletable(self, s: Session, ids: list[str]) -> list[tuple[str, str, str]]:
-        """Delete the deletable records of ``ids`` (see :meth:`_deletable`); their
+    def _delete_deletable(self, s: Session, ids: list[str]) -> list[Deleted]:
+        """Delete the deletable records of ``ids`` (see :meth:`_delete_matching`); their
         (id, subject, category). One statement per chunk of ids."""
-        out: list[tuple[str, str, str]] = []
-        dialect = s.get_bind().dialect
-        returning = bool(getattr(dialect, "delete_returning", False))
+        dialect = s.get_bind().dialect.name
+        out: list[Deleted] = []
         for start in range(0, len(ids), ID_CHUNK):
             chunk = ids[start : start + ID_CHUNK]
-            if returning:
-                result = s.execute(
-                    delete(RecordRow)
-                    .where(ids_in(RecordRow.id, chunk, dialect.name), *self._deletable_where())
-                    .returning(RecordRow.id, RecordRow.subject_id, RecordRow.category),
-                    execution_options={"synchronize_session": False},
-                )
-                out.extend((r[0], r[1], r[2]) for r in result)
-            else:
-                rows = [(r[0], r[1], r[2]) for r in s.execute(self._deletable(chunk, lock=True))]
-                if rows:
-                    s.execute(
-                        delete(RecordRow).where(RecordRow.id.in_([r[0] for r in rows])),
-                        execution_options={"synchronize_session": False},
-                    )
-                out.extend(rows)
+            out.extend(self._delete_matching(s, ids_in(RecordRow.id, chunk, dialect)))
         return out
 
     def _first_refusal(
@@ -525,22 +507,6 @@ class ErasureMixin(VaultCore):
             .exists()
         )
         return ~held, live
-
-    def _deletable(self, ids: list[str], *, lock: bool = False) -> Select[Any]:
-        """Records of ``ids`` not under a running hold, of live unrestricted subjects."""
-        held = RecordRow.key_ref.like("hold:%") & (RecordRow.hold_until > self.now())
-        query = (
-            select(RecordRow.id, RecordRow.subject_id, RecordRow.category)
-            .join(SubjectRow, SubjectRow.id == RecordRow.subject_id)
-            .where(
-                RecordRow.id.in_(ids),
-                ~held,
-                SubjectRow.erased_at.is_(None),
-                SubjectRow.restricted.is_(False),
-            )
-            .order_by(RecordRow.id)
-        )
-        return query.with_for_update(of=RecordRow) if lock else query
 
     # ------------------------------------------------------------------ internals
 
