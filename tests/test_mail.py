@@ -116,6 +116,23 @@ def test_mail_without_a_consent_links_to_the_preferences_page(smtp_server: Any, 
     assert links.parse(only[1:-1].rsplit("/", 1)[1]) == "kund@exempel.se"
 
 
+def test_long_unsubscribe_links_go_on_the_wire_as_plain_urls(smtp_server: Any, home: Path) -> None:
+    """A link longer than a folded line is not turned into RFC 2047 encoded words, which
+    mail clients would not read as a List-Unsubscribe URL."""
+    settings = Settings(base_url="https://integritet.example.se/")
+    long_url = "https://integritet.example.se/u/" + "a" * 150
+    to = "kund@exempel.se"  # ASCII: no SMTPUTF8, so the subject must be encoded
+    Mailer(settings, privacy_contact="dpo@exempel.se").send(to, "Bekräftelse", "Text")
+    Mailer(settings).send(to, "Nyhetsbrev", "Text", unsubscribe_url=long_url)
+    service, consent = ({k: v for k, v in m.raw_items()} for m in smtp_server.messages)
+    raw = str(service["List-Unsubscribe"])
+    assert "=?" not in raw and raw.startswith(
+        "<https://integritet.example.se/portal/preferences/v1."
+    )
+    assert str(consent["List-Unsubscribe"]) == f"<{long_url}>"
+    assert "=?utf-8?" in str(service["Subject"])  # non-ASCII subjects are still encoded
+
+
 def test_preference_tokens_refuse_changes_and_other_keys(home: Path) -> None:
     links = PreferenceLinks(signing_key(home))
     token = links.token("kund@exempel.se")

@@ -142,6 +142,11 @@ class Mailer:
         msg.set_content(text, charset="utf-8")
         if html is not None:
             msg.add_alternative(html, subtype="html", charset="utf-8")
+        # Headers are folded at 78 columns by default, and a link longer than that cannot be
+        # folded, so it would be sent as RFC 2047 encoded words that mail clients do not read
+        # as a List-Unsubscribe URL. Lines may be up to 998 (RFC 5322 2.1.1); the body's
+        # encoding was chosen above and does not change.
+        msg.policy = msg.policy.clone(max_line_length=998)
         return msg
 
     def send(
