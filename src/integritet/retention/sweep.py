@@ -205,15 +205,7 @@ def _by_ctid(vault: Vault, query: Select[Any], size: int) -> Iterator[Page]:
     ``size`` rows; the range grows while it holds fewer candidates than ``size``."""
     ctid: ColumnElement[str] = literal_column("vault_records.ctid")
     query = query.add_columns(cast(ctid, String)).order_by(ctid).limit(size)
-    with vault.engine.connect() as conn:
-        blocks = int(
-            conn.scalar(
-                text(
-                    "SELECT pg_relation_size('vault_records') / current_setting('block_size')::int"
-                )
-            )
-            or 0
-        )
+    blocks, _ = _heap_shape(vault)
     after, width = "(0,0)", 1024
     while _block(after) <= blocks:
         upto = f"({_block(after) + width},0)"
