@@ -501,6 +501,15 @@ _SELECT_ROWS = (
 PARALLEL_FROM = 200_000  # rows from which verify uses worker processes by default
 
 
+def _extent(driver: Any) -> tuple[int, Any, bool]:
+    """Rows of the log, its highest position, and whether the positions are exactly 1..N
+    (false when empty): only then do the range checks apply."""
+    count, low, top = driver.execute(
+        "SELECT count(*), min(position), max(position) FROM audit_events"
+    ).fetchone()
+    return count, top, low == 1 and top == count
+
+
 def _fast_verify(
     raw: Any,
     signed: dict[int, str],
@@ -517,15 +526,13 @@ def _fast_verify(
     memory, rows lie outside 1..N, or neither fast path applies here (position 1).
     """
     driver = raw.driver_connection
-    count, low, top = driver.execute(
-        "SELECT count(*), min(position), max(position) FROM audit_events"
-    ).fetchone()
+    count, top, dense = _extent(driver)
     if sql is None:
         sql = sqlverify.available()
     if workers is None:
         workers = 2 if count >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 1
     path = parallel.database_path(driver)
-    if path is None or low != 1 or top != count:  # the walker says which row is wrong
+    if path is None or not dense:  # the walker says which row is wrong
         return 1, GENESIS, False
     if workers >= 2 and count > size and parallel.can_fork():
         results = parallel.check_ranges(path, top, signed, workers=workers, size=size, sql=sql)
@@ -550,10 +557,8 @@ def _postgres_verify(
 ) -> tuple[int, str, bool]:
     """Ranges checked by PostgreSQL itself (``sha256(bytea)``), in order, in this transaction."""
     driver = raw.driver_connection
-    count, low, top = driver.execute(
-        "SELECT count(*), min(position), max(position) FROM audit_events"
-    ).fetchone()
-    if low != 1 or top != count:  # empty, or rows outside 1..N: the walker says which
+    _count, top, dense = _extent(driver)
+    if not dense:  # empty, or rows outside 1..N: the walker says which
         return 1, GENESIS, False
     spans = parallel.ranges(top, size)
     checked = (sqlverify.check_range_pg(driver, a, b, signed) for a, b in spans)
