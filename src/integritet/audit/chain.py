@@ -111,9 +111,7 @@ def canonical_detail(detail: Mapping[str, DetailValue]) -> str:
     if not detail:
         return "{}"
     for key, value in detail.items():
-        if not isinstance(key, str):
-            raise ValueError("audit detail values must be str, int, float, bool or None")
-        if not isinstance(value, _DETAIL_TYPES):
+        if not isinstance(key, str) or not isinstance(value, _DETAIL_TYPES):
             raise ValueError("audit detail values must be str, int, float, bool or None")
     return _DETAIL_JSON(dict(detail))
 

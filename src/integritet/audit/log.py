@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import hashlib
 import json
 import os
 import threading
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from integritet.audit import parallel, sqlverify
 from integritet.audit.chain import (
+    _SHA256,
     GENESIS,
     SEP,
     AuditEntry,
@@ -111,7 +111,6 @@ _RAW: dict[str, tuple[str, str, str]] = {  # dialect: (lock, head, insert)
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
     ),
 }
-_SHA256 = hashlib.sha256()  # copied per row: cheaper than a new OpenSSL context each time
 
 
 class _Hold:
