@@ -443,6 +443,37 @@ def _sweep_batches(
             progress(len(batch))
 
 
+def _audit_and_erase(
+    vault: Vault,
+    s: Session,
+    rule: RetentionRule,
+    batch: dict[str, tuple[int, set[str]]],
+    now: datetime,
+) -> set[str]:
+    """In a batch's transaction ``s``: one ``retention.<action>`` audit event per category
+    of ``batch`` (category -> records removed, their subjects), in category order, then
+    the erasure of those subjects left with nothing but held records; returns them."""
+    subjects: set[str] = set()
+    for category in sorted(batch):
+        records, ids = batch[category]
+        vault.audit.append(
+            s,
+            AuditEvent(
+                actor=ACTOR.label,
+                action=f"retention.{rule.action.value}",
+                outcome="done",
+                detail={
+                    "rule": rule.id,
+                    "category": category,
+                    "records": records,
+                    "subjects": len(ids),
+                },
+            ),
+        )
+        subjects |= ids
+    return erase_in_batch(vault, s, empty_subjects(s, subjects, now))
+
+
 def _heap_shape(vault: Vault) -> tuple[int, float]:
     """Blocks of ``vault_records`` and the planner's estimate of rows per block."""
     with vault.engine.connect() as conn:
@@ -488,23 +519,8 @@ def _sweep_tid_ranges(
             for _id, subject_id, category in rows:
                 by_category.setdefault(category, set()).add(subject_id)
                 counts[category] += 1
-            for category in sorted(counts):
-                vault.audit.append(
-                    s,
-                    AuditEvent(
-                        actor=ACTOR.label,
-                        action=f"retention.{rule.action.value}",
-                        outcome="done",
-                        detail={
-                            "rule": rule.id,
-                            "category": category,
-                            "records": counts[category],
-                            "subjects": len(by_category[category]),
-                        },
-                    ),
-                )
-            subjects = set().union(*by_category.values()) if by_category else set()
-            emptied.update(erase_in_batch(vault, s, empty_subjects(s, subjects, now)))
+            batch = {c: (counts[c], by_category[c]) for c in counts}
+            emptied.update(_audit_and_erase(vault, s, rule, batch, now))
 
         with _erasure_refusals(vault):
             scanned, last = vault.delete_tid_range(
@@ -608,21 +624,8 @@ def remove_batch(
             if rule.action == RetentionAction.anonymise:
                 add_aggregates(s, rule, category, kept, regions)
             subjects = {r[1] for r in rows}
-            vault.audit.append(
-                s,
-                AuditEvent(
-                    actor=ACTOR.label,
-                    action=f"retention.{rule.action.value}",
-                    outcome="done",
-                    detail={
-                        "rule": rule.id,
-                        "category": category,
-                        "records": len(rows),
-                        "subjects": len(subjects),
-                    },
-                ),
-            )
-            emptied.update(erase_in_batch(vault, s, empty_subjects(s, subjects, now)))
+            batch = {category: (len(rows), subjects)}
+            emptied.update(_audit_and_erase(vault, s, rule, batch, now))
 
         purpose = purpose_for(vault.manifest, [category])
         where = (ranges or {}).get(category)
