@@ -37,20 +37,10 @@ from integritet.errors import KeyDestroyed, NotFound
 from integritet.requests import erase, propagate
 from integritet.requests.context import Context
 from integritet.requests.lifecycle import Lifecycle
-from integritet.requests.models import RequestRow
 from integritet.requests.people import given_identity, real_vault, snapshot_of
 from integritet.vault import bulk
 
 BatchHandler = Callable[[Context, Lifecycle, list[str]], dict[str, dict[str, Any]]]
-
-
-def load_rows(
-    ctx: Context, lc: Lifecycle, request_ids: list[str], session: Any, *, lock: bool = False
-) -> dict[str, RequestRow]:
-    query = select(RequestRow).where(RequestRow.id.in_(request_ids)).order_by(RequestRow.id)
-    if lock:
-        query = query.with_for_update()
-    return {row.id: row for row in session.scalars(query)}
 
 
 def snapshot_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, Any]:
@@ -61,7 +51,7 @@ def snapshot_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[s
         return {rid: snapshot(ctx, lc, rid) for rid in request_ids}
     out: dict[str, Any] = {}
     with ctx.sessions() as session, session.begin(), session.no_autoflush:
-        rows = load_rows(ctx, lc, request_ids, session, lock=True)
+        rows = lc.load_many(session, request_ids, lock=True)
         todo = [row for row in rows.values() if row.identities_sealed is None]
         for row in rows.values():
             if row.identities_sealed is not None:
@@ -91,7 +81,7 @@ def dataset_many(
     ctx: Context, lc: Lifecycle, request_ids: list[str], dataset: str
 ) -> dict[str, Any]:
     with ctx.sessions() as session:
-        rows = load_rows(ctx, lc, request_ids, session)
+        rows = lc.load_many(session, request_ids)
         people = {rid: snapshot_of(lc, row)[0] for rid, row in rows.items()}
     out: dict[str, Any] = {
         rid: {"dataset": dataset, "skipped": "no identities"}
@@ -114,7 +104,7 @@ def vault_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str,
     if vault is None:
         return {rid: erase.erase_vault(ctx, lc, rid) for rid in request_ids}
     with ctx.sessions() as session:
-        rows = load_rows(ctx, lc, request_ids, session)
+        rows = lc.load_many(session, request_ids)
         subjects = {rid: row.subject_id for rid, row in rows.items()}
         ids = [sid for sid in subjects.values() if sid]
         from integritet.vault.tables import SubjectRow
@@ -147,7 +137,7 @@ def consent_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[st
     if not isinstance(ledger, ConsentLedger):
         return {rid: erase.forget_consents(ctx, lc, rid) for rid in request_ids}
     with ctx.sessions() as session:
-        rows = load_rows(ctx, lc, request_ids, session)
+        rows = lc.load_many(session, request_ids)
     subjects = sorted({row.subject_id for row in rows.values() if row.subject_id})
     ledger.forget_many(subjects)
     return {rid: {"forgotten": row.subject_id is not None} for rid, row in rows.items()}

@@ -29,7 +29,7 @@ from integritet.errors import NotFound
 from integritet.requests.context import Context
 from integritet.requests.keys import verify_signature
 from integritet.requests.lifecycle import Lifecycle
-from integritet.requests.models import ReceiptRow, RequestRow, StepRow
+from integritet.requests.models import ReceiptRow, StepRow
 from integritet.requests.people import snapshot_of
 
 
@@ -151,15 +151,7 @@ def sign_receipts(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[s
     """:func:`sign_receipt` for many requests in one transaction (steps read at once)."""
     out: dict[str, Any] = {}
     with ctx.sessions() as session, session.begin(), session.no_autoflush:
-        rows = {
-            r.id: r
-            for r in session.scalars(
-                select(RequestRow)
-                .where(RequestRow.id.in_(request_ids))
-                .order_by(RequestRow.id)
-                .with_for_update()
-            )
-        }
+        rows = lc.load_many(session, request_ids, lock=True)
         existing = {
             r.request_id: r
             for r in session.scalars(

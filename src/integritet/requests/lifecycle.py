@@ -159,6 +159,15 @@ class Lifecycle:
             raise NotFound(f"no request with id {request_id!r}")
         return row
 
+    def load_many(
+        self, session: Session, request_ids: list[str], *, lock: bool = False
+    ) -> dict[str, RequestRow]:
+        """The rows of those requests that exist, by id (in id order), optionally locked."""
+        query = select(RequestRow).where(RequestRow.id.in_(request_ids)).order_by(RequestRow.id)
+        if lock:
+            query = query.with_for_update()
+        return {row.id: row for row in session.scalars(query)}
+
     def get(self, request_id: str) -> RequestView:
         with self.ctx.sessions() as session:
             return view(self.load(session, request_id))

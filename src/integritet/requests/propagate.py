@@ -166,10 +166,7 @@ def tell_many(ctx: Context, lc: Lifecycle, request_ids: list[str]) -> dict[str, 
     tasks marked ``sent`` in one more, with one ``request.recipient_told`` audit event per
     recipient for the batch (detail: the request ids and their count)."""
     with ctx.sessions() as session, session.begin():
-        rows = {
-            r.id: r
-            for r in session.scalars(select(RequestRow).where(RequestRow.id.in_(request_ids)))
-        }
+        rows = lc.load_many(session, request_ids)
         have = set(
             session.execute(
                 select(RecipientTaskRow.request_id, RecipientTaskRow.recipient_id).where(

@@ -223,7 +223,7 @@ class Runner:
         kinds: dict[str, str] = {}
         planned = False
         with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
-            rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
+            rows = self.lc.load_many(session, request_ids, lock=True)
             starting: list[RequestRow] = []
             for row in rows.values():
                 kinds[row.id] = row.kind
@@ -294,7 +294,7 @@ class Runner:
         if not request_ids:
             return {}
         with self.ctx.sessions() as session:
-            rows = batch.load_rows(self.ctx, self.lc, request_ids, session)
+            rows = self.lc.load_many(session, request_ids)
             results: dict[str, dict[str, Any]] = {rid: {} for rid in request_ids}
             for s in session.scalars(select(StepRow).where(StepRow.request_id.in_(request_ids))):
                 results[s.request_id][s.name] = s.result
@@ -308,7 +308,7 @@ class Runner:
         if todo:
             self.fault("told")
         with self.ctx.sessions() as session, session.begin(), session.no_autoflush:
-            rows = batch.load_rows(self.ctx, self.lc, request_ids, session, lock=True)
+            rows = self.lc.load_many(session, request_ids, lock=True)
             ending = [row for row in rows.values() if row.status != Status.completed.value]
             for row in ending:
                 if row.kind == Kind.erasure.value:
