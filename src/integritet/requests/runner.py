@@ -432,9 +432,9 @@ class Runner:
                     .values(status="running", attempts=StepRow.attempts + 1, started_at=now)
                 )
 
-    def _mark(self, step_id: int, status: str, result: dict[str, Any] | None = None) -> None:
-        """One UPDATE in its own transaction: ``running`` (attempts + 1) or ``done``."""
-        self._mark_many([step_id], status, {step_id: result})
+    def _mark(self, step_id: int, status: str) -> None:
+        """One UPDATE in its own transaction (``running``: attempts + 1)."""
+        self._mark_many([step_id], status, {})
 
     def _mark_many(
         self, step_ids: list[int], status: str, results: dict[int, dict[str, Any] | None]
